@@ -1,0 +1,81 @@
+# ws-api: build, run and test the nginx module against Debian's nginx.
+#
+#   make deps    install the Debian packages everything below needs (root)
+#   make         build/ngx_http_ws_api_module.so
+#   make run     deps, build, then Redis and nginx with conf/ (util/run.sh)
+#   make stop    stop what "make run" started
+#   make test    deps, build, unit tests and the whole t/ suite
+
+SHELL       := /bin/bash
+NGINX_SRC   ?= /usr/share/nginx/src
+BUILD       := build
+NGX_BUILD   := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_ws_api_module.so
+
+# The flags Debian builds its nginx with, plus stricter warnings for our
+# own files (nginx itself adds -Werror).
+CC_OPT      := -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2 \
+               -Wextra -Wno-unused-parameter -Wno-sign-compare
+LD_OPT      := -Wl,-z,relro -Wl,-z,now -fPIC
+
+SRC         := $(wildcard src/*.c src/*.h)
+
+# Pure logic, free of nginx objects: unit-tested and fuzzed directly.
+PURE_SRC    := $(filter-out src/ngx_http_ws_api_module.c, \
+                 $(wildcard src/ngx_http_ws_api_frame.c \
+                            src/ngx_http_ws_api_param.c \
+                            src/ngx_http_ws_api_def.c))
+UNIT_SRC    := $(wildcard t/unit/test_*.c)
+UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
+
+DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
+               redis-tools gcc make perl libprotocol-websocket-perl \
+               python3 python3-websockets libio-socket-ssl-perl openssl \
+               ssl-cert
+
+.PHONY: all deps run stop test unit clean
+
+all: $(MODULE)
+
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && source ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
+	        --add-dynamic-module=$(CURDIR) > $(CURDIR)/$(BUILD)/configure.log
+
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(SRC)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_ws_api_module.so $@
+
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
+	mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRC) -ljansson -lm
+
+unit: $(UNIT_BIN)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+run: deps all
+	util/run.sh start
+
+stop:
+	util/run.sh stop
+
+test: deps all unit
+	prove -r t
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,128 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+/*
+ * The streaming WebSocket frame parser (RFC 6455) with its UTF-8 check.
+ *
+ * One parser follows one direction of one connection.  It is fed the
+ * bytes of the stream in order, in pieces of any size, and works on them
+ * in place: no allocation, no copy of payloads.  It tells the caller how
+ * much of the stream may be forwarded ("commit"): never the bytes of a
+ * frame whose header is incomplete or breaks a rule, never an incomplete
+ * or invalid UTF-8 sequence, and a text frame of at most "hold" bytes only
+ * once it is whole and valid.
+ *
+ * Pure logic: no nginx objects, so it is unit-tested and fuzzed directly.
+ */
+
+
+#ifndef _NGX_HTTP_WS_API_FRAME_H_INCLUDED_
+#define _NGX_HTTP_WS_API_FRAME_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+#define NGX_HTTP_WS_API_FRAME_OK        0
+#define NGX_HTTP_WS_API_FRAME_ERROR    -1
+
+/* close codes */
+#define NGX_HTTP_WS_API_CLOSE_NORMAL           1000
+#define NGX_HTTP_WS_API_CLOSE_GOING_AWAY       1001
+#define NGX_HTTP_WS_API_CLOSE_PROTOCOL         1002
+#define NGX_HTTP_WS_API_CLOSE_UNSUPPORTED      1003
+#define NGX_HTTP_WS_API_CLOSE_NO_STATUS        1005
+#define NGX_HTTP_WS_API_CLOSE_INVALID_DATA     1007
+#define NGX_HTTP_WS_API_CLOSE_POLICY           1008
+#define NGX_HTTP_WS_API_CLOSE_TOO_BIG          1009
+
+/* the largest close frame ngx_http_ws_api_frame_close() writes */
+#define NGX_HTTP_WS_API_CLOSE_FRAME_MAX        (2 + 4 + 2 + 123)
+
+
+typedef struct {
+    /* configuration: set after ngx_http_ws_api_frame_init() */
+
+    unsigned     masked:1;     /* frames must be masked (client to backend);
+                                  otherwise they must not be */
+    unsigned     deflate:1;    /* permessage-deflate negotiated: RSV1 may be
+                                  set on the first frame of a data message,
+                                  which is then compressed (no UTF-8 check) */
+    unsigned     any_rsv:1;    /* another extension negotiated: any RSV bit
+                                  may be set; a message that has one is not
+                                  UTF-8 checked */
+    unsigned     check:1;      /* data message types are restricted to: */
+    unsigned     text:1;       /*   text messages allowed */
+    unsigned     binary:1;     /*   binary messages allowed */
+
+    unsigned     stop:1;       /* may be set at any time: consume nothing
+                                  past the next frame boundary */
+
+    size_t       hold;         /* a text frame of at most this many bytes,
+                                  header included, is committed only whole */
+
+    /* results */
+
+    uint64_t     offset;       /* bytes consumed since the stream began */
+    uint64_t     commit;       /* bytes that may be forwarded */
+    uint64_t     boundary;     /* the last frame boundary at or before
+                                  commit */
+    unsigned     closed:1;     /* a whole close frame has been consumed */
+    int          close_code;   /* its status code, 1005 if it had none */
+
+    int          error;        /* after a violation: 1002, 1003 or 1007 */
+    const char  *reason;       /* the rule broken, at most 123 bytes */
+
+    /* private state */
+
+    u_char       hdr[14];      /* a frame header being collected */
+    u_char       hlen;         /* bytes of it so far */
+    u_char       opcode;       /* of the current frame */
+    u_char       fin;
+    u_char       rsv;
+    u_char       mask[4];
+    unsigned     masking:1;    /* the current frame is masked */
+    unsigned     in_message:1; /* a fragmented data message is open */
+    unsigned     msg_text:1;   /* it is a text message ... */
+    unsigned     msg_check:1;  /* ... whose UTF-8 is checked */
+    uint64_t     frame_start;  /* offset of the current frame's header */
+    uint64_t     payload;      /* payload bytes of the current frame left */
+    uint64_t     pos;          /* payload bytes of it consumed */
+    uint32_t     utf8;         /* UTF-8 decoder state */
+    u_char       ctrl[125];    /* a control frame's payload, unmasked */
+    u_char       ctrl_len;
+} ngx_http_ws_api_frame_t;
+
+
+/* zeroes the parser: every configuration flag off, hold 0 */
+void ngx_http_ws_api_frame_init(ngx_http_ws_api_frame_t *f);
+
+/*
+ * Consumes the next len bytes of the stream (fewer when "stop" is set and
+ * a frame boundary is reached: offset tells).  Returns
+ * NGX_HTTP_WS_API_FRAME_OK, or NGX_HTTP_WS_API_FRAME_ERROR on a violation:
+ * error and reason are set, commit is at most the start of the offending
+ * frame (or of the invalid UTF-8 sequence in a text frame longer than
+ * hold), and every later call returns NGX_HTTP_WS_API_FRAME_ERROR.
+ */
+int ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
+    size_t len);
+
+/*
+ * Writes a close frame with the code and reason (at most 123 bytes, cut
+ * otherwise) to buf, which holds NGX_HTTP_WS_API_CLOSE_FRAME_MAX bytes;
+ * masked with the 4 bytes of mask unless mask is NULL.  Returns its size.
+ */
+size_t ngx_http_ws_api_frame_close(u_char *buf, int code, const char *reason,
+    const u_char *mask);
+
+/* whether the len bytes at p are valid UTF-8 (RFC 3629) */
+int ngx_http_ws_api_utf8_valid(const u_char *p, size_t len);
+
+
+#endif /* _NGX_HTTP_WS_API_FRAME_H_INCLUDED_ */
