@@ -22,10 +22,10 @@ LD_OPT      := -Wl,-z,relro -Wl,-z,now -fPIC
 SRC         := $(wildcard src/*.c src/*.h)
 
 # Pure logic, free of nginx objects: unit-tested and fuzzed directly.
-PURE_SRC    := $(filter-out src/ngx_http_ws_api_module.c, \
-                 $(wildcard src/ngx_http_ws_api_frame.c \
-                            src/ngx_http_ws_api_param.c \
-                            src/ngx_http_ws_api_def.c))
+# Each unit test links the pure sources it tests.
+FRAME_SRC   := src/ngx_http_ws_api_frame.c
+PARAM_SRC   := src/ngx_http_ws_api_param.c
+DEF_SRC     := src/ngx_http_ws_api_def.c $(PARAM_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
@@ -52,9 +52,14 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SRC)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_ws_api_module.so $@
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRC) $(wildcard src/*.h)
+$(BUILD)/unit/test_frame: $(FRAME_SRC)
+$(BUILD)/unit/test_param: $(PARAM_SRC)
+$(BUILD)/unit/test_def:   $(DEF_SRC)
+
+$(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	mkdir -p $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRC) -ljansson -lm
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
+	    -ljansson -lm
 
 unit: $(UNIT_BIN)
 
