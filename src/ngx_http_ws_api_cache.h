@@ -1,0 +1,103 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+#ifndef _NGX_HTTP_WS_API_CACHE_H_INCLUDED_
+#define _NGX_HTTP_WS_API_CACHE_H_INCLUDED_
+
+
+#include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_param.h"
+#include <jansson.h>
+
+
+/* one compiled definition: a single slab allocation, immutable */
+
+typedef struct {
+    ngx_rbtree_node_t              node;       /* by name and version */
+    ngx_rbtree_node_t              id_node;    /* by id */
+    ngx_queue_t                    queue;
+
+    ngx_str_t                      id;
+    ngx_str_t                      name;
+    ngx_str_t                      version;
+    ngx_str_t                      backend;    /* http[s]://host:port/path */
+
+    uint32_t                       crc;        /* of the JSON it came from */
+    size_t                         json_len;
+    ngx_uint_t                     revision;
+    ngx_uint_t                     messages;   /* declared kinds; 0: any */
+    ngx_uint_t                     mark;       /* kept by the last load */
+    unsigned                       active:1;
+
+    ngx_uint_t                     nparams;
+    ngx_http_ws_api_param_t       *params;
+} ngx_http_ws_api_entry_t;
+
+
+/* the zone's header */
+
+typedef struct {
+    ngx_rbtree_t                   rbtree;
+    ngx_rbtree_node_t              sentinel;
+    ngx_rbtree_t                   ids;
+    ngx_rbtree_node_t              ids_sentinel;
+    ngx_queue_t                    queue;
+
+    uint32_t                       source;     /* Redis address, db, prefix */
+    ngx_uint_t                     loaded;     /* a whole load was done */
+    uint64_t                       rev;        /* Redis "rev" loaded */
+    ngx_msec_t                     lease;      /* a worker loads until then */
+    ngx_pid_t                      lease_pid;  /* that worker */
+    ngx_uint_t                     generation; /* of whole loads */
+    ngx_msec_t                     checked;    /* last look at "rev" */
+    time_t                         loaded_at;
+    ngx_uint_t                     napis;
+    ngx_uint_t                     nactive;
+} ngx_http_ws_api_sh_t;
+
+
+typedef struct {
+    ngx_http_ws_api_sh_t          *sh;
+    ngx_slab_pool_t               *shpool;
+    uint32_t                       source;
+} ngx_http_ws_api_cache_t;
+
+
+ngx_shm_zone_t *ngx_http_ws_api_cache_add(ngx_conf_t *cf,
+    ngx_http_ws_api_main_conf_t *wmcf);
+
+/*
+ * Compiles the definition stored under id (JSON text) into a new entry,
+ * outside the lock.  Returns the entry, NULL with *invalid set for a bad
+ * definition (logged), or NULL for no memory (logged).  An entry that is
+ * not used is given back with ngx_http_ws_api_cache_free().
+ */
+ngx_http_ws_api_entry_t *ngx_http_ws_api_cache_compile(
+    ngx_http_ws_api_cache_t *cache, ngx_str_t *id, ngx_str_t *json,
+    ngx_uint_t *invalid, ngx_log_t *log);
+void ngx_http_ws_api_cache_free(ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_entry_t *e);
+
+/* with the lock held */
+
+ngx_http_ws_api_entry_t *ngx_http_ws_api_cache_find(
+    ngx_http_ws_api_cache_t *cache, ngx_str_t *name, ngx_str_t *version);
+ngx_http_ws_api_entry_t *ngx_http_ws_api_cache_find_id(
+    ngx_http_ws_api_cache_t *cache, ngx_str_t *id);
+void ngx_http_ws_api_cache_insert(ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_entry_t *e);
+void ngx_http_ws_api_cache_remove(ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_entry_t *e);
+
+
+#define ngx_http_ws_api_cache_lock(cache)                                    \
+    ngx_shmtx_lock(&(cache)->shpool->mutex)
+
+#define ngx_http_ws_api_cache_unlock(cache)                                  \
+    ngx_shmtx_unlock(&(cache)->shpool->mutex)
+
+
+#endif /* _NGX_HTTP_WS_API_CACHE_H_INCLUDED_ */

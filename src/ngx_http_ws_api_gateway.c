@@ -1,0 +1,671 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+/*
+ * The gateway's handshake checks (SPEC 4.1), at the precontent phase of a
+ * location with "ws_api_gateway", before nginx contacts the backend:
+ * the API of /{apiName}/{apiVersion} (404), a WebSocket upgrade (426,
+ * 400), then each declared parameter (400).  Only the shared zone is read:
+ * no Redis command is sent while a client connects.  A request that passes
+ * gets the context that $ws_api_backend and the relay read.
+ */
+
+
+#include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_cache.h"
+#include "ngx_http_ws_api_param.h"
+#include "ngx_http_ws_api_def.h"
+
+
+#define NGX_HTTP_WS_API_UPGRADE_REQUIRED  426
+
+
+/* why a request is not a WebSocket upgrade, checked before the lock */
+
+typedef enum {
+    NGX_HTTP_WS_API_UPGRADE_OK = 0,
+    NGX_HTTP_WS_API_UPGRADE_METHOD,
+    NGX_HTTP_WS_API_UPGRADE_VERSION,
+    NGX_HTTP_WS_API_UPGRADE_HEADER,
+    NGX_HTTP_WS_API_UPGRADE_CONNECTION,
+    NGX_HTTP_WS_API_UPGRADE_WS_VERSION,
+    NGX_HTTP_WS_API_UPGRADE_KEY
+} ngx_http_ws_api_upgrade_e;
+
+
+static ngx_int_t ngx_http_ws_api_gateway_path(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *version, ngx_str_t *extra);
+static ngx_http_ws_api_upgrade_e ngx_http_ws_api_gateway_upgrade(
+    ngx_http_request_t *r);
+static ngx_uint_t ngx_http_ws_api_gateway_token(ngx_str_t *value,
+    const char *token);
+static ngx_int_t ngx_http_ws_api_gateway_key(ngx_str_t *value);
+static ngx_int_t ngx_http_ws_api_gateway_refuse(ngx_http_request_t *r,
+    ngx_http_ws_api_upgrade_e why);
+static ngx_int_t ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
+    ngx_http_ws_api_entry_t *e, json_t **error);
+static json_t *ngx_http_ws_api_gateway_param_error(
+    const ngx_http_ws_api_param_t *p, ngx_http_ws_api_reason_e reason);
+static ngx_int_t ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
+    ngx_http_ws_api_entry_t *e, ngx_str_t *extra);
+static ngx_int_t ngx_http_ws_api_gateway_send(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+
+ngx_http_ws_api_ctx_t *
+ngx_http_ws_api_gateway_ctx(ngx_http_request_t *r)
+{
+    ngx_http_ws_api_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_api_module);
+
+    if (wlcf == NULL || !wlcf->gateway) {
+        return NULL;
+    }
+
+    return ngx_http_get_module_ctx(r, ngx_http_ws_api_module);
+}
+
+
+ngx_int_t
+ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
+{
+    json_t                       *error;
+    ngx_int_t                     rc;
+    ngx_str_t                     name, version, extra;
+    ngx_uint_t                    loaded;
+    ngx_http_ws_api_entry_t      *e;
+    ngx_http_ws_api_cache_t      *cache;
+    ngx_http_ws_api_loc_conf_t   *wlcf;
+    ngx_http_ws_api_upgrade_e     upgrade;
+    ngx_http_ws_api_main_conf_t  *wmcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_api_module);
+
+    if (!wlcf->gateway || r != r->main
+        || ngx_http_get_module_ctx(r, ngx_http_ws_api_module))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_ws_api_gateway_path(r, &name, &version, &extra) != NGX_OK) {
+        return ngx_http_ws_api_gateway_send(r,
+                   ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
+                       "no API at this path; expected "
+                       "{apiName}/{apiVersion} after the gateway prefix"));
+    }
+
+    upgrade = ngx_http_ws_api_gateway_upgrade(r);
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_api_module);
+    cache = wmcf->shm_zone->data;
+
+    error = NULL;
+
+    ngx_http_ws_api_cache_lock(cache);
+
+    loaded = cache->sh->loaded;
+    e = ngx_http_ws_api_cache_find(cache, &name, &version);
+
+    if (e == NULL || !e->active) {
+        ngx_http_ws_api_cache_unlock(cache);
+
+        if (!loaded) {
+            return ngx_http_ws_api_gateway_send(r,
+                       ngx_http_ws_api_send_error(r,
+                           NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                           "the API definitions are not loaded yet"));
+        }
+
+        return ngx_http_ws_api_gateway_send(r,
+                   ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
+                       "no active API \"%.*s\" version \"%.*s\"",
+                       (int) name.len, name.data,
+                       (int) version.len, version.data));
+    }
+
+    if (upgrade != NGX_HTTP_WS_API_UPGRADE_OK) {
+        ngx_http_ws_api_cache_unlock(cache);
+
+        return ngx_http_ws_api_gateway_send(r,
+                   ngx_http_ws_api_gateway_refuse(r, upgrade));
+    }
+
+    rc = ngx_http_ws_api_gateway_params(r, e, &error);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_ws_api_gateway_accept(r, e, &extra);
+    }
+
+    ngx_http_ws_api_cache_unlock(cache);
+
+    if (rc == NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+
+        /* a parameter was refused: error is what to answer */
+
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_ws_api_send_json(r, NGX_HTTP_BAD_REQUEST, error);
+        json_decref(error);
+
+        return ngx_http_ws_api_gateway_send(r, rc);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* {apiName}/{apiVersion}[/extra] after the location's prefix */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_path(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *version, ngx_str_t *extra)
+{
+    u_char                    *p, *end;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->uri.len < clcf->name.len) {
+        return NGX_DECLINED;
+    }
+
+    p = r->uri.data + clcf->name.len;
+    end = r->uri.data + r->uri.len;
+
+    if (p < end && *p == '/') {
+        p++;
+    }
+
+    name->data = p;
+
+    while (p < end && *p != '/') {
+        p++;
+    }
+
+    name->len = p - name->data;
+
+    if (p == end) {
+        return NGX_DECLINED;
+    }
+
+    version->data = ++p;
+
+    while (p < end && *p != '/') {
+        p++;
+    }
+
+    version->len = p - version->data;
+
+    extra->data = p;
+    extra->len = end - p;
+
+    if (!ngx_http_ws_api_name_valid(name->data, name->len)
+        || !ngx_http_ws_api_name_valid(version->data, version->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_ws_api_upgrade_e
+ngx_http_ws_api_gateway_upgrade(ngx_http_request_t *r)
+{
+    ngx_str_t        *version, *key;
+    ngx_uint_t        i, upgrade, connection, nversions, nkeys;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->method != NGX_HTTP_GET) {
+        return NGX_HTTP_WS_API_UPGRADE_METHOD;
+    }
+
+    if (r->http_version < NGX_HTTP_VERSION_11
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return NGX_HTTP_WS_API_UPGRADE_VERSION;
+    }
+
+    upgrade = 0;
+    connection = 0;
+    version = NULL;
+    key = NULL;
+    nversions = 0;
+    nkeys = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Upgrade") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade",
+                               sizeof("Upgrade") - 1) == 0)
+        {
+            upgrade |= ngx_http_ws_api_gateway_token(&h[i].value,
+                                                     "websocket");
+
+        } else if (h[i].key.len == sizeof("Connection") - 1
+                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Connection",
+                                      sizeof("Connection") - 1) == 0)
+        {
+            connection |= ngx_http_ws_api_gateway_token(&h[i].value,
+                                                        "upgrade");
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version",
+                                      sizeof("Sec-WebSocket-Version") - 1)
+                      == 0)
+        {
+            version = &h[i].value;
+            nversions++;
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Key",
+                                      sizeof("Sec-WebSocket-Key") - 1) == 0)
+        {
+            key = &h[i].value;
+            nkeys++;
+        }
+    }
+
+    if (!upgrade) {
+        return NGX_HTTP_WS_API_UPGRADE_HEADER;
+    }
+
+    if (!connection) {
+        return NGX_HTTP_WS_API_UPGRADE_CONNECTION;
+    }
+
+    /* a repeated header is not one value */
+
+    if (nversions != 1 || version->len != 2
+        || version->data[0] != '1' || version->data[1] != '3')
+    {
+        return NGX_HTTP_WS_API_UPGRADE_WS_VERSION;
+    }
+
+    if (nkeys != 1 || ngx_http_ws_api_gateway_key(key) != NGX_OK) {
+        return NGX_HTTP_WS_API_UPGRADE_KEY;
+    }
+
+    return NGX_HTTP_WS_API_UPGRADE_OK;
+}
+
+
+/* whether a comma-separated header value has the token, in any case */
+
+static ngx_uint_t
+ngx_http_ws_api_gateway_token(ngx_str_t *value, const char *token)
+{
+    u_char  *p, *end, *start, *last;
+    size_t   len;
+
+    len = ngx_strlen(token);
+
+    p = value->data;
+    end = p + value->len;
+
+    while (p < end) {
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        last = p;
+
+        while (last > start && (last[-1] == ' ' || last[-1] == '\t')) {
+            last--;
+        }
+
+        if ((size_t) (last - start) == len
+            && ngx_strncasecmp(start, (u_char *) token, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Sec-WebSocket-Key: 16 bytes in base64, which is 24 characters */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_key(ngx_str_t *value)
+{
+    u_char     buf[18];
+    ngx_str_t  key, decoded;
+
+    key = *value;
+
+    while (key.len && (key.data[0] == ' ' || key.data[0] == '\t')) {
+        key.data++;
+        key.len--;
+    }
+
+    while (key.len
+           && (key.data[key.len - 1] == ' ' || key.data[key.len - 1] == '\t'))
+    {
+        key.len--;
+    }
+
+    if (key.len != 24 || key.data[22] != '=' || key.data[23] != '=') {
+        return NGX_DECLINED;
+    }
+
+    decoded.data = buf;
+
+    if (ngx_decode_base64(&decoded, &key) != NGX_OK || decoded.len != 16) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ws_api_gateway_refuse(ngx_http_request_t *r,
+    ngx_http_ws_api_upgrade_e why)
+{
+    ngx_table_elt_t  *h;
+
+    if (why == NGX_HTTP_WS_API_UPGRADE_KEY) {
+        return ngx_http_ws_api_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          NULL, "Sec-WebSocket-Key must be "
+                                          "16 bytes in base64");
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+
+    /* nginx knows no reason phrase for 426 */
+
+    ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+
+    if (why == NGX_HTTP_WS_API_UPGRADE_WS_VERSION) {
+        ngx_str_set(&h->key, "Sec-WebSocket-Version");
+        ngx_str_set(&h->value, "13");
+
+        return ngx_http_ws_api_send_error(r, NGX_HTTP_WS_API_UPGRADE_REQUIRED, NULL,
+                                          "Sec-WebSocket-Version must be 13");
+    }
+
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    return ngx_http_ws_api_send_error(r, NGX_HTTP_WS_API_UPGRADE_REQUIRED, NULL,
+               "%s",
+               why == NGX_HTTP_WS_API_UPGRADE_METHOD
+               ? "a WebSocket handshake is a GET request"
+               : why == NGX_HTTP_WS_API_UPGRADE_VERSION
+               ? "a WebSocket handshake needs HTTP/1.1"
+               : why == NGX_HTTP_WS_API_UPGRADE_HEADER
+               ? "this endpoint needs \"Upgrade: websocket\""
+               : "this endpoint needs \"Connection: Upgrade\"");
+}
+
+
+/*
+ * Checks each declared parameter (with the lock held: the parameters
+ * live in the zone).  NGX_DECLINED: *error is the answer's body.
+ */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
+    ngx_http_ws_api_entry_t *e, json_t **error)
+{
+    u_char                    *scratch;
+    ngx_uint_t                 i, n, nheaders, want_headers;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_ws_api_header_t  *headers;
+    ngx_http_ws_api_reason_e   reason;
+
+    if (e->nparams == 0) {
+        return NGX_OK;
+    }
+
+    want_headers = 0;
+
+    for (n = 0; n < e->nparams; n++) {
+        if (e->params[n].in == NGX_HTTP_WS_API_IN_HEADER) {
+            want_headers = 1;
+            break;
+        }
+    }
+
+    headers = NULL;
+    nheaders = 0;
+
+    if (want_headers) {
+
+        n = 0;
+
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            n += part->nelts;
+        }
+
+        headers = ngx_palloc(r->pool, n * sizeof(ngx_http_ws_api_header_t));
+        if (headers == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            h = part->elts;
+
+            for (i = 0; i < part->nelts; i++) {
+                headers[nheaders].name = h[i].key.data;
+                headers[nheaders].name_len = h[i].key.len;
+                headers[nheaders].value = h[i].value.data;
+                headers[nheaders].value_len = h[i].value.len;
+                nheaders++;
+            }
+        }
+    }
+
+    scratch = NULL;
+
+    if (r->args.len) {
+        scratch = ngx_pnalloc(r->pool, r->args.len);
+        if (scratch == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (n = 0; n < e->nparams; n++) {
+
+        reason = ngx_http_ws_api_param_check(&e->params[n], r->args.data,
+                                             r->args.len, headers, nheaders,
+                                             scratch);
+
+        if (reason != NGX_HTTP_WS_API_PARAM_OK) {
+            *error = ngx_http_ws_api_gateway_param_error(&e->params[n],
+                                                         reason);
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_ws_api_gateway_param_error(const ngx_http_ws_api_param_t *p,
+    ngx_http_ws_api_reason_e reason)
+{
+    char          message[512], *m, *end;
+    size_t        i;
+    const char   *in;
+
+    in = (p->in == NGX_HTTP_WS_API_IN_HEADER) ? "header" : "query parameter";
+
+    m = message;
+    end = message + sizeof(message);
+
+    switch (reason) {
+
+    case NGX_HTTP_WS_API_PARAM_MISSING:
+        m += snprintf(m, end - m, "required %s \"%.*s\" is missing", in,
+                      (int) ngx_min(p->name_len, 256), p->name);
+        break;
+
+    case NGX_HTTP_WS_API_PARAM_NOT_ARRAY:
+        m += snprintf(m, end - m, "%s \"%.*s\" takes a single value", in,
+                      (int) ngx_min(p->name_len, 256), p->name);
+        break;
+
+    case NGX_HTTP_WS_API_PARAM_INVALID_TYPE:
+        m += snprintf(m, end - m, "%s \"%.*s\" must be of type %s", in,
+                      (int) ngx_min(p->name_len, 256), p->name,
+                      ngx_http_ws_api_type_name(p->type));
+        break;
+
+    default: /* NGX_HTTP_WS_API_PARAM_NOT_ALLOWED */
+        m += snprintf(m, end - m, "%s \"%.*s\" has a value that is not "
+                      "allowed; allowed:", in,
+                      (int) ngx_min(p->name_len, 256), p->name);
+
+        for (i = 0; i < p->nvalues && m < end - 16; i++) {
+            m += snprintf(m, end - m, "%s \"%.*s\"", i ? "," : "",
+                          (int) ngx_min(p->values[i].len, 64),
+                          p->values[i].data);
+        }
+
+        if (i < p->nvalues && m < end - 5) {
+            ngx_memcpy(m, " ...", 5);
+        }
+    }
+
+    return json_pack("{s:{s:i, s:s, s:s%, s:s, s:s}}", "error",
+                     "status", 400,
+                     "message", message,
+                     "parameter", (const char *) p->name, p->name_len,
+                     "in", ngx_http_ws_api_in_name(p->in),
+                     "reason", ngx_http_ws_api_reason_name(reason));
+}
+
+
+/* the request passes: what the proxy and the relay need, copied out */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
+    ngx_http_ws_api_entry_t *e, ngx_str_t *extra)
+{
+    u_char                 *p;
+    size_t                  len, escape;
+    ngx_str_t               path;
+    ngx_http_ws_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    path = *extra;
+
+    /* "/stream/" and "/eu" make "/stream/eu" */
+
+    if (path.len && e->backend.len
+        && e->backend.data[e->backend.len - 1] == '/')
+    {
+        path.data++;
+        path.len--;
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, path.data, path.len, NGX_ESCAPE_URI);
+
+    len = e->id.len + e->name.len + e->version.len + e->backend.len
+          + path.len + escape + 1 + r->args.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->id.data = p;
+    ctx->id.len = e->id.len;
+    p = ngx_cpymem(p, e->id.data, e->id.len);
+
+    ctx->name.data = p;
+    ctx->name.len = e->name.len;
+    p = ngx_cpymem(p, e->name.data, e->name.len);
+
+    ctx->version.data = p;
+    ctx->version.len = e->version.len;
+    p = ngx_cpymem(p, e->version.data, e->version.len);
+
+    ctx->backend.data = p;
+    p = ngx_cpymem(p, e->backend.data, e->backend.len);
+
+    if (escape) {
+        p = (u_char *) ngx_escape_uri(p, path.data, path.len,
+                                      NGX_ESCAPE_URI);
+
+    } else {
+        p = ngx_cpymem(p, path.data, path.len);
+    }
+
+    if (r->args.len) {
+        *p++ = '?';
+        p = ngx_cpymem(p, r->args.data, r->args.len);
+    }
+
+    ctx->backend.len = p - ctx->backend.data;
+
+    ctx->messages = e->messages;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_ws_api_module);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The gateway answered the request itself: finalized here, the phase
+ * handler says NGX_DONE.
+ */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_send(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}

@@ -1,0 +1,18 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+#ifndef _NGX_HTTP_WS_API_RELAY_H_INCLUDED_
+#define _NGX_HTTP_WS_API_RELAY_H_INCLUDED_
+
+
+#include "ngx_http_ws_api_module.h"
+
+
+/* registers the header filter that hooks upgraded connections */
+ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_WS_API_RELAY_H_INCLUDED_ */

@@ -1,0 +1,79 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+#ifndef _NGX_HTTP_WS_API_STORE_H_INCLUDED_
+#define _NGX_HTTP_WS_API_STORE_H_INCLUDED_
+
+
+#include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_redis.h"
+#include "ngx_http_ws_api_cache.h"
+#include "ngx_http_ws_api_def.h"
+
+
+/* the Lua scripts of the store, see ngx_http_ws_api_store.c */
+
+typedef enum {
+    NGX_HTTP_WS_API_SCRIPT_LOAD = 0,
+    NGX_HTTP_WS_API_SCRIPT_GET_API,
+    NGX_HTTP_WS_API_SCRIPT_CREATE_API,
+    NGX_HTTP_WS_API_SCRIPT_REPLACE_API,
+    NGX_HTTP_WS_API_SCRIPT_DELETE_API,
+    NGX_HTTP_WS_API_SCRIPT_LIST,
+    NGX_HTTP_WS_API_SCRIPT_PUT_USER,
+    NGX_HTTP_WS_API_SCRIPT_DELETE_USER,
+    NGX_HTTP_WS_API_SCRIPT_PUT_TEAM,
+    NGX_HTTP_WS_API_SCRIPT_DELETE_TEAM,
+    NGX_HTTP_WS_API_SCRIPT_LAST
+} ngx_http_ws_api_script_e;
+
+
+#define NGX_HTTP_WS_API_SCRIPT_MAX_ARGS  (16 + NGX_HTTP_WS_API_MAX_TEAMS)
+
+
+struct ngx_http_ws_api_store_s {
+    ngx_http_ws_api_main_conf_t   *wmcf;
+    ngx_http_ws_api_cache_t       *cache;
+    ngx_http_ws_api_redis_t        cmd;        /* commands */
+    ngx_http_ws_api_redis_t        sub;        /* SUBSCRIBE "events" */
+    ngx_event_t                    timer;      /* looks at "rev" */
+    ngx_log_t                      log;
+
+    uint64_t                       event_rev;  /* the event being loaded */
+    ngx_str_t                      event_id;
+    u_char                         event_id_data[64];
+
+    unsigned                       loading:1;
+    unsigned                       again:1;    /* look at "rev" after it */
+    unsigned                       force:1;    /* the timer looks at "rev"
+                                                  whatever the last look */
+};
+
+
+ngx_http_ws_api_store_t *ngx_http_ws_api_store_start(ngx_cycle_t *cycle,
+    ngx_http_ws_api_main_conf_t *wmcf);
+void ngx_http_ws_api_store_stop(ngx_http_ws_api_store_t *store);
+
+/*
+ * Runs a script with ARGV = the key prefix, then the argc arguments.
+ * Same contract as ngx_http_ws_api_redis_command().
+ */
+ngx_http_ws_api_redis_cmd_t *ngx_http_ws_api_store_eval(
+    ngx_http_ws_api_store_t *store, ngx_http_ws_api_script_e script,
+    ngx_http_ws_api_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* GET of the key prefix + name */
+ngx_http_ws_api_redis_cmd_t *ngx_http_ws_api_store_get(
+    ngx_http_ws_api_store_t *store, const char *kind, ngx_str_t *name,
+    ngx_http_ws_api_redis_handler_pt handler, void *data);
+
+/* parses an unsigned decimal reply (string or integer) */
+ngx_int_t ngx_http_ws_api_store_reply_uint(redisReply *reply,
+    uint64_t *value);
+
+
+#endif /* _NGX_HTTP_WS_API_STORE_H_INCLUDED_ */
