@@ -1724,6 +1724,24 @@ ngx_http_ws_api_admin_put_named(ngx_http_ws_api_admin_t *ctx)
         return rc;
     }
 
+    /* "name", as GET answers it, may come back: it is the path's */
+
+    t = json_object_get(ctx->body, "name");
+
+    if (t) {
+        if (!json_is_string(t) || json_string_length(t) != ctx->arg.len
+            || ngx_strncmp(json_string_value(t), ctx->arg.data,
+                           ctx->arg.len) != 0)
+        {
+            return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                              "name", "name is read-only "
+                                              "and differs from the name in "
+                                              "the path");
+        }
+
+        json_object_del(ctx->body, "name");
+    }
+
     if (ctx->route->collection.data[0] == 'u') {
         in = ctx->body ? json_incref(ctx->body) : json_object();
 
