@@ -11,7 +11,7 @@
 #include "ngx_http_ws_api_module.h"
 
 
-/* registers the header filter that hooks upgraded connections */
+/* registers the header filter that hooks an upgraded connection */
 ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
 
 
