@@ -50,7 +50,9 @@ $(NGX_BUILD)/objs/Makefile: config
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SRC)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_ws_api_module.so $@
+	@# a new file, not the old one rewritten: a running nginx maps it
+	cp $(NGX_BUILD)/objs/ngx_http_ws_api_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/unit/test_frame: $(FRAME_SRC)
 $(BUILD)/unit/test_param: $(PARAM_SRC)

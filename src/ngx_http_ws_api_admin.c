@@ -671,7 +671,7 @@ ngx_http_ws_api_admin_reply(redisReply *reply, void *data)
 
     ctx->cmd = NULL;
 
-    if (reply == NULL) {
+    if (reply == NULL && ctx->step != ngx_http_ws_api_admin_health_step) {
         rc = ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NULL, "Redis is unavailable");
 
