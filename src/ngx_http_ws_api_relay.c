@@ -70,6 +70,8 @@ typedef struct {
                                                      goes */
     uint64_t                         close_end;   /* where it ends, once
                                                      written */
+    unsigned                         inserted:1;  /* the close frame is in
+                                                     the buffer */
     unsigned                         to_backend:1;
 } ngx_http_ws_api_stream_t;
 
@@ -425,11 +427,11 @@ ngx_http_ws_api_relay_send(ngx_connection_t *c, u_char *buf, size_t size)
 
     case NGX_HTTP_WS_API_CLOSING:
 
-        if (s->close_end == 0) {
+        if (!s->inserted) {
             ngx_http_ws_api_relay_insert(s);
         }
 
-        limit = s->close_end ? s->close_end : s->close_at;
+        limit = s->inserted ? s->close_end : s->close_at;
         break;
 
     default: /* NGX_HTTP_WS_API_CLOSED, NGX_HTTP_WS_API_ABORTED */
@@ -459,7 +461,7 @@ ngx_http_ws_api_relay_send(ngx_connection_t *c, u_char *buf, size_t size)
         }
     }
 
-    if (s->state == NGX_HTTP_WS_API_CLOSING && s->close_end
+    if (s->state == NGX_HTTP_WS_API_CLOSING && s->inserted
         && s->sent == s->close_end)
     {
         s->state = NGX_HTTP_WS_API_CLOSED;
@@ -640,7 +642,8 @@ ngx_http_ws_api_relay_violation(ngx_http_ws_api_relay_t *relay,
 /*
  * Ends a stream with a close frame at offset at, which is a frame
  * boundary; nothing after it is sent.  A stream that carried a close
- * frame already, or whose next frame went out in part, just stops.
+ * frame already ends there without another; one whose next frame went
+ * out in part just stops.
  */
 
 static void
@@ -651,7 +654,7 @@ ngx_http_ws_api_relay_close(ngx_http_ws_api_stream_t *s, ngx_uint_t code,
 
     b = s->buf;
 
-    if (s->frame.closed || at < s->sent + s->pending) {
+    if (at < s->sent + s->pending) {
         s->state = NGX_HTTP_WS_API_ABORTED;
         return;
     }
@@ -660,11 +663,16 @@ ngx_http_ws_api_relay_close(ngx_http_ws_api_stream_t *s, ngx_uint_t code,
     s->close_code = code;
     s->close_reason = reason;
     s->close_at = at;
-    s->close_end = 0;
 
     b->last = b->pos + (at - s->sent);
 
-    ngx_http_ws_api_relay_insert(s);
+    if (s->frame.closed) {
+        s->close_end = at;
+        s->inserted = 1;
+
+    } else {
+        ngx_http_ws_api_relay_insert(s);
+    }
 
     /* nginx sends a stream only when it has something to send */
 
@@ -713,6 +721,7 @@ ngx_http_ws_api_relay_insert(ngx_http_ws_api_stream_t *s)
     b->last = ngx_cpymem(at, frame, len);
 
     s->close_end = s->close_at + len;
+    s->inserted = 1;
 }
 
 
