@@ -54,8 +54,9 @@ typedef struct {
                                   set on the first frame of a data message,
                                   which is then compressed (no UTF-8 check) */
     unsigned     any_rsv:1;    /* another extension negotiated: any RSV bit
-                                  may be set; a message that has one is not
-                                  UTF-8 checked */
+                                  may be set on data frames (never on control
+                                  frames); a message whose first frame has
+                                  one is not UTF-8 checked */
     unsigned     check:1;      /* data message types are restricted to: */
     unsigned     text:1;       /*   text messages allowed */
     unsigned     binary:1;     /*   binary messages allowed */
@@ -63,19 +64,27 @@ typedef struct {
     unsigned     stop:1;       /* may be set at any time: consume nothing
                                   past the next frame boundary */
 
-    size_t       hold;         /* a text frame of at most this many bytes,
-                                  header included, is committed only whole */
+    size_t       hold;         /* a frame of a UTF-8 checked text message
+                                  (continuations too) of at most this many
+                                  bytes, header included, is committed only
+                                  whole; 0: all are streamed */
 
     /* results */
 
     uint64_t     offset;       /* bytes consumed since the stream began */
-    uint64_t     commit;       /* bytes that may be forwarded */
+    uint64_t     commit;       /* bytes that may be forwarded: never
+                                  decreases; it stays at an incomplete UTF-8
+                                  sequence of a text message, and so before
+                                  any control frame that follows it, until
+                                  the sequence is complete */
     uint64_t     boundary;     /* the last frame boundary at or before
                                   commit */
     unsigned     closed:1;     /* a whole close frame has been consumed */
     int          close_code;   /* its status code, 1005 if it had none */
 
-    int          error;        /* after a violation: 1002, 1003 or 1007 */
+    int          error;        /* after a violation: 1002, 1003 or 1007;
+                                  offset then ends with the byte that showed
+                                  it */
     const char  *reason;       /* the rule broken, at most 123 bytes */
 
     /* private state */
@@ -96,6 +105,10 @@ typedef struct {
     uint32_t     utf8;         /* UTF-8 decoder state */
     u_char       ctrl[125];    /* a control frame's payload, unmasked */
     u_char       ctrl_len;
+    u_char       hsize;        /* the size of the current frame's header */
+    unsigned     held:1;       /* the current frame is committed only whole */
+    uint64_t     seq_start;    /* offset of an incomplete UTF-8 sequence */
+    uint64_t     seq_frame;    /* the start of the frame that holds it */
 } ngx_http_ws_api_frame_t;
 
 
@@ -115,8 +128,10 @@ int ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
 
 /*
  * Writes a close frame with the code and reason (at most 123 bytes, cut
- * otherwise) to buf, which holds NGX_HTTP_WS_API_CLOSE_FRAME_MAX bytes;
- * masked with the 4 bytes of mask unless mask is NULL.  Returns its size.
+ * otherwise, at a UTF-8 character boundary; NULL for none) to buf, which
+ * holds NGX_HTTP_WS_API_CLOSE_FRAME_MAX bytes; masked with the 4 bytes of
+ * mask unless mask is NULL.  A code of 0 writes a close frame with no
+ * payload.  Returns its size.
  */
 size_t ngx_http_ws_api_frame_close(u_char *buf, int code, const char *reason,
     const u_char *mask);

@@ -1,0 +1,870 @@
+
+/*
+ * Copyright (C) ws-api authors
+ */
+
+
+#include <string.h>
+
+#include "ngx_http_ws_api_frame.h"
+
+
+#define NGX_HTTP_WS_API_OP_CONT        0x0
+#define NGX_HTTP_WS_API_OP_TEXT        0x1
+#define NGX_HTTP_WS_API_OP_BINARY      0x2
+#define NGX_HTTP_WS_API_OP_CLOSE       0x8
+#define NGX_HTTP_WS_API_OP_PING        0x9
+#define NGX_HTTP_WS_API_OP_PONG        0xa
+
+#define ngx_http_ws_api_op_control(op)  ((op) & 0x8)
+
+
+/*
+ * The UTF-8 automaton (RFC 3629).  A state is a bit offset into a 64-bit
+ * row: each byte class has a row that holds, at the offset of every
+ * state, the 6-bit offset of the next state.  One step is then a shift
+ * and a mask, and the dependency from one byte to the next is as short as
+ * it can be.  The states:
+ *
+ *    0  accept: between characters
+ *    6  reject (stays there)
+ *   12  one continuation byte to go (80..BF)
+ *   18  two continuation bytes to go (80..BF, 80..BF)
+ *   24  after E0: A0..BF, then one (no overlong 3-byte forms)
+ *   30  after ED: 80..9F, then one (no surrogates)
+ *   36  after F0: 90..BF, then two (no overlong 4-byte forms)
+ *   42  after F1..F3: 80..BF, then two
+ *   48  after F4: 80..8F, then two (nothing above U+10FFFF)
+ */
+
+#define NGX_HTTP_WS_API_UTF8_ACCEPT    0
+#define NGX_HTTP_WS_API_UTF8_REJECT    6
+
+#define ngx_http_ws_api_utf8_row(a, r, c1, c2, e0, ed, f0, f1, f4)           \
+    ((uint64_t) (a) | (uint64_t) (r) << 6 | (uint64_t) (c1) << 12            \
+     | (uint64_t) (c2) << 18 | (uint64_t) (e0) << 24                        \
+     | (uint64_t) (ed) << 30 | (uint64_t) (f0) << 36                        \
+     | (uint64_t) (f1) << 42 | (uint64_t) (f4) << 48)
+
+#define ngx_http_ws_api_utf8_step(s, c)                                      \
+    ((ngx_http_ws_api_utf8_dfa[ngx_http_ws_api_utf8_class[c]] >> (s)) & 63)
+
+/* the high bit of every byte of a word: any byte that is not ASCII */
+#define NGX_HTTP_WS_API_UTF8_HIGH      0x8080808080808080ULL
+
+
+static int ngx_http_ws_api_frame_header(ngx_http_ws_api_frame_t *f,
+    const u_char *p, size_t len, size_t *used);
+static int ngx_http_ws_api_frame_first(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_second(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_length(ngx_http_ws_api_frame_t *f);
+static uint64_t ngx_http_ws_api_frame_payload(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f,
+    const u_char *p, size_t n);
+static int ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f);
+static void ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_fail(ngx_http_ws_api_frame_t *f, int code,
+    const char *reason);
+static size_t ngx_http_ws_api_utf8_run(uint32_t *state, const u_char *p,
+    size_t n, const u_char *key, uint64_t pos);
+static size_t ngx_http_ws_api_utf8_lead(const u_char *p, size_t n,
+    const u_char *key, uint64_t pos);
+
+
+/* the class of every byte: the index of its row below */
+
+static const u_char  ngx_http_ws_api_utf8_class[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 20 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 30 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 40 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 50 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 60 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 70 */
+     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 80 */
+     2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  /* 90 */
+     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* a0 */
+     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* b0 */
+    11, 11,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* c0 */
+     4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* d0 */
+     5,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  7,  6,  6,  /* e0 */
+     8,  9,  9,  9, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11   /* f0 */
+};
+
+
+/* the next state from the states 0, 6, 12, ..., 48, for each class */
+
+static const uint64_t  ngx_http_ws_api_utf8_dfa[12] = {
+
+    /* 0: 00..7F */
+    ngx_http_ws_api_utf8_row( 0, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 1: 80..8F */
+    ngx_http_ws_api_utf8_row( 6, 6,  0, 12,  6, 12,  6, 18, 18),
+
+    /* 2: 90..9F */
+    ngx_http_ws_api_utf8_row( 6, 6,  0, 12,  6, 12, 18, 18,  6),
+
+    /* 3: A0..BF */
+    ngx_http_ws_api_utf8_row( 6, 6,  0, 12, 12,  6, 18, 18,  6),
+
+    /* 4: C2..DF */
+    ngx_http_ws_api_utf8_row(12, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 5: E0 */
+    ngx_http_ws_api_utf8_row(24, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 6: E1..EC, EE..EF */
+    ngx_http_ws_api_utf8_row(18, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 7: ED */
+    ngx_http_ws_api_utf8_row(30, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 8: F0 */
+    ngx_http_ws_api_utf8_row(36, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 9: F1..F3 */
+    ngx_http_ws_api_utf8_row(42, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 10: F4 */
+    ngx_http_ws_api_utf8_row(48, 6,  6,  6,  6,  6,  6,  6,  6),
+
+    /* 11: C0, C1, F5..FF */
+    ngx_http_ws_api_utf8_row( 6, 6,  6,  6,  6,  6,  6,  6,  6)
+};
+
+
+static const u_char  ngx_http_ws_api_frame_nokey[4];
+
+
+void
+ngx_http_ws_api_frame_init(ngx_http_ws_api_frame_t *f)
+{
+    memset(f, 0, sizeof(ngx_http_ws_api_frame_t));
+}
+
+
+int
+ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
+    size_t len)
+{
+    size_t   n, i;
+    u_char  *ctrl;
+
+    if (f->error) {
+        return NGX_HTTP_WS_API_FRAME_ERROR;
+    }
+
+    while (len) {
+
+        if (f->hlen || f->payload == 0) {
+
+            /* between two frames, or inside a header */
+
+            if (f->hlen == 0 && f->stop) {
+                break;
+            }
+
+            if (ngx_http_ws_api_frame_header(f, p, len, &n)
+                != NGX_HTTP_WS_API_FRAME_OK)
+            {
+                return NGX_HTTP_WS_API_FRAME_ERROR;
+            }
+
+            p += n;
+            len -= n;
+
+            continue;
+        }
+
+        n = (f->payload < len) ? (size_t) f->payload : len;
+
+        if (ngx_http_ws_api_op_control(f->opcode)) {
+            ctrl = f->ctrl + f->pos;
+
+            for (i = 0; i < n; i++) {
+                ctrl[i] = p[i] ^ f->mask[(f->pos + i) & 3];
+            }
+
+        } else if (f->msg_check) {
+            if (ngx_http_ws_api_frame_text(f, p, n)
+                != NGX_HTTP_WS_API_FRAME_OK)
+            {
+                return NGX_HTTP_WS_API_FRAME_ERROR;
+            }
+        }
+
+        f->offset += n;
+        f->pos += n;
+        f->payload -= n;
+        p += n;
+        len -= n;
+
+        if (f->payload == 0) {
+            if (ngx_http_ws_api_frame_end(f) != NGX_HTTP_WS_API_FRAME_OK) {
+                return NGX_HTTP_WS_API_FRAME_ERROR;
+            }
+
+        } else if (!ngx_http_ws_api_op_control(f->opcode)) {
+            ngx_http_ws_api_frame_sync(f);
+        }
+    }
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/*
+ * Collects a frame header from up to len bytes, checking each part as soon
+ * as it is whole, in the same order whatever the pieces: the first byte,
+ * the second, the extended length, then the header as a whole.  On a
+ * violation offset ends with the part that broke the rule.
+ */
+
+static int
+ngx_http_ws_api_frame_header(ngx_http_ws_api_frame_t *f, const u_char *p,
+    size_t len, size_t *used)
+{
+    size_t  n, end, ext;
+
+    *used = 0;
+
+    if (f->hlen == 0) {
+        f->hdr[0] = p[0];
+        f->hlen = 1;
+        f->offset++;
+        (*used)++;
+
+        if (ngx_http_ws_api_frame_first(f) != NGX_HTTP_WS_API_FRAME_OK) {
+            return NGX_HTTP_WS_API_FRAME_ERROR;
+        }
+    }
+
+    if (f->hlen == 1) {
+        if (*used == len) {
+            return NGX_HTTP_WS_API_FRAME_OK;
+        }
+
+        f->hdr[1] = p[*used];
+        f->hlen = 2;
+        f->offset++;
+        (*used)++;
+
+        if (ngx_http_ws_api_frame_second(f) != NGX_HTTP_WS_API_FRAME_OK) {
+            return NGX_HTTP_WS_API_FRAME_ERROR;
+        }
+    }
+
+    /* the extended length, then the masking key */
+
+    while (f->hlen < f->hsize) {
+
+        ext = f->hsize - (f->masking ? 4 : 0);
+        end = (f->hlen < ext) ? ext : f->hsize;
+
+        n = end - f->hlen;
+
+        if (n > len - *used) {
+            n = len - *used;
+        }
+
+        memcpy(f->hdr + f->hlen, p + *used, n);
+
+        f->hlen += n;
+        f->offset += n;
+        *used += n;
+
+        if (f->hlen < end) {
+            return NGX_HTTP_WS_API_FRAME_OK;
+        }
+
+        if (end == ext && ext > 2) {
+            if (ngx_http_ws_api_frame_length(f) != NGX_HTTP_WS_API_FRAME_OK) {
+                return NGX_HTTP_WS_API_FRAME_ERROR;
+            }
+        }
+    }
+
+    return ngx_http_ws_api_frame_start(f);
+}
+
+
+static int
+ngx_http_ws_api_frame_first(ngx_http_ws_api_frame_t *f)
+{
+    u_char       op, fin, rsv;
+    const char  *reason;
+
+    fin = f->hdr[0] >> 7;
+    rsv = (f->hdr[0] >> 4) & 0x7;
+    op = f->hdr[0] & 0xf;
+
+    if (f->closed) {
+        reason = "frame after a close frame";
+        goto failed;
+    }
+
+    if ((op > NGX_HTTP_WS_API_OP_BINARY && op < NGX_HTTP_WS_API_OP_CLOSE)
+        || op > NGX_HTTP_WS_API_OP_PONG)
+    {
+        reason = "reserved opcode";
+        goto failed;
+    }
+
+    if (ngx_http_ws_api_op_control(op)) {
+
+        if (!fin) {
+            reason = "fragmented control frame";
+            goto failed;
+        }
+
+        if (rsv) {
+            reason = "RSV bit set on a control frame";
+            goto failed;
+        }
+
+    } else if (op == NGX_HTTP_WS_API_OP_CONT) {
+
+        if (!f->in_message) {
+            reason = "continuation frame outside a message";
+            goto failed;
+        }
+
+        if (rsv && !f->any_rsv) {
+            reason = f->deflate ? "RSV bit set on a continuation frame"
+                                : "RSV bit set with no extension negotiated";
+            goto failed;
+        }
+
+    } else {
+
+        if (f->in_message) {
+            reason = "new data message inside a fragmented message";
+            goto failed;
+        }
+
+        /* permessage-deflate: RSV1 alone, on the first frame */
+
+        if (rsv && !f->any_rsv && (!f->deflate || rsv != 0x4)) {
+            reason = f->deflate ? "RSV2 or RSV3 set with only "
+                                  "permessage-deflate negotiated"
+                                : "RSV bit set with no extension negotiated";
+            goto failed;
+        }
+    }
+
+    f->fin = fin;
+    f->rsv = rsv;
+    f->opcode = op;
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+
+failed:
+
+    return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_PROTOCOL,
+                                      reason);
+}
+
+
+static int
+ngx_http_ws_api_frame_second(ngx_http_ws_api_frame_t *f)
+{
+    u_char       len;
+    const char  *reason;
+
+    f->masking = f->hdr[1] >> 7;
+    len = f->hdr[1] & 0x7f;
+
+    if (f->masked && !f->masking) {
+        reason = "client frame not masked";
+        goto failed;
+    }
+
+    if (!f->masked && f->masking) {
+        reason = "server frame masked";
+        goto failed;
+    }
+
+    if (ngx_http_ws_api_op_control(f->opcode) && len > 125) {
+        reason = "control frame payload over 125 bytes";
+        goto failed;
+    }
+
+    f->hsize = 2 + (len == 126 ? 2 : 0) + (len == 127 ? 8 : 0)
+               + (f->masking ? 4 : 0);
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+
+failed:
+
+    return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_PROTOCOL,
+                                      reason);
+}
+
+
+static int
+ngx_http_ws_api_frame_length(ngx_http_ws_api_frame_t *f)
+{
+    u_char       len;
+    const char  *reason;
+
+    len = f->hdr[1] & 0x7f;
+
+    if (len == 127 && (f->hdr[2] & 0x80)) {
+        reason = "payload length with the most significant bit set";
+        goto failed;
+    }
+
+    if (ngx_http_ws_api_frame_payload(f) < (len == 126 ? 126 : 65536)) {
+        reason = "payload length not minimally encoded";
+        goto failed;
+    }
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+
+failed:
+
+    return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_PROTOCOL,
+                                      reason);
+}
+
+
+/* the payload length of a header whose length part is whole */
+
+static uint64_t
+ngx_http_ws_api_frame_payload(ngx_http_ws_api_frame_t *f)
+{
+    u_char  len;
+
+    len = f->hdr[1] & 0x7f;
+
+    if (len < 126) {
+        return len;
+    }
+
+    if (len == 126) {
+        return (uint64_t) f->hdr[2] << 8 | f->hdr[3];
+    }
+
+    return (uint64_t) f->hdr[2] << 56 | (uint64_t) f->hdr[3] << 48
+           | (uint64_t) f->hdr[4] << 40 | (uint64_t) f->hdr[5] << 32
+           | (uint64_t) f->hdr[6] << 24 | (uint64_t) f->hdr[7] << 16
+           | (uint64_t) f->hdr[8] << 8 | f->hdr[9];
+}
+
+
+/* the header is whole and each part of it valid: the frame begins */
+
+static int
+ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
+{
+    int          text;
+    const char  *reason;
+
+    if (f->masking) {
+        memcpy(f->mask, f->hdr + f->hsize - 4, 4);
+
+    } else {
+        memset(f->mask, 0, 4);
+    }
+
+    f->payload = ngx_http_ws_api_frame_payload(f);
+    f->hlen = 0;
+    f->pos = 0;
+    f->held = 0;
+
+    if (ngx_http_ws_api_op_control(f->opcode)) {
+        f->ctrl_len = (u_char) f->payload;
+
+        if (f->payload == 0) {
+            return ngx_http_ws_api_frame_end(f);
+        }
+
+        return NGX_HTTP_WS_API_FRAME_OK;
+    }
+
+    if (f->opcode != NGX_HTTP_WS_API_OP_CONT) {
+
+        /* the first frame of a data message */
+
+        text = (f->opcode == NGX_HTTP_WS_API_OP_TEXT);
+
+        if (f->check && !(text ? f->text : f->binary)) {
+
+            if (f->masked) {
+                reason = text
+                    ? "client text messages are not declared for this API"
+                    : "client binary messages are not declared for this API";
+
+            } else {
+                reason = text
+                    ? "server text messages are not declared for this API"
+                    : "server binary messages are not declared for this API";
+            }
+
+            return ngx_http_ws_api_frame_fail(f,
+                                      NGX_HTTP_WS_API_CLOSE_UNSUPPORTED,
+                                      reason);
+        }
+
+        f->msg_text = text;
+        f->msg_check = text && f->rsv == 0;
+        f->utf8 = NGX_HTTP_WS_API_UTF8_ACCEPT;
+    }
+
+    f->in_message = !f->fin;
+    f->held = f->msg_check && f->hsize + f->payload <= f->hold;
+
+    ngx_http_ws_api_frame_sync(f);
+
+    if (f->payload == 0) {
+        return ngx_http_ws_api_frame_end(f);
+    }
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/* checks n bytes of the payload of a text frame, at f->offset */
+
+static int
+ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f, const u_char *p,
+    size_t n)
+{
+    size_t    i, j;
+    uint32_t  s;
+    uint64_t  bad;
+
+    s = f->utf8;
+
+    i = ngx_http_ws_api_utf8_run(&s, p, n, f->mask, f->pos);
+
+    if (i == n) {
+
+        if (s != NGX_HTTP_WS_API_UTF8_ACCEPT) {
+            j = ngx_http_ws_api_utf8_lead(p, n, f->mask, f->pos);
+
+            if (j < n) {
+                f->seq_start = f->offset + j;
+                f->seq_frame = f->frame_start;
+            }
+        }
+
+        f->utf8 = s;
+
+        return NGX_HTTP_WS_API_FRAME_OK;
+    }
+
+    /*
+     * The byte at i is invalid: commit up to the sequence it breaks, but
+     * nothing of a frame that is committed only whole.
+     */
+
+    if (s == NGX_HTTP_WS_API_UTF8_ACCEPT) {
+        bad = f->offset + i;
+
+    } else {
+        j = ngx_http_ws_api_utf8_lead(p, i, f->mask, f->pos);
+        bad = (j < i) ? f->offset + j : f->seq_start;
+    }
+
+    if (f->held && bad > f->frame_start) {
+        bad = f->frame_start;
+    }
+
+    f->commit = bad;
+    f->boundary = (bad < f->frame_start) ? f->seq_frame : f->frame_start;
+
+    f->offset += i + 1;
+
+    return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
+                                      "invalid UTF-8 in a text message");
+}
+
+
+/* the payload of the current frame has been consumed */
+
+static int
+ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f)
+{
+    if (ngx_http_ws_api_op_control(f->opcode)) {
+
+        if (f->opcode == NGX_HTTP_WS_API_OP_CLOSE) {
+            if (ngx_http_ws_api_frame_close_valid(f)
+                != NGX_HTTP_WS_API_FRAME_OK)
+            {
+                return NGX_HTTP_WS_API_FRAME_ERROR;
+            }
+
+            f->closed = 1;
+            f->close_code = f->ctrl_len ? (f->ctrl[0] << 8 | f->ctrl[1])
+                                        : NGX_HTTP_WS_API_CLOSE_NO_STATUS;
+        }
+
+    } else if (f->fin && f->msg_check) {
+
+        if (f->utf8 != NGX_HTTP_WS_API_UTF8_ACCEPT) {
+            ngx_http_ws_api_frame_sync(f);
+
+            return ngx_http_ws_api_frame_fail(f,
+                                      NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
+                                      "text message ends inside a UTF-8 "
+                                      "sequence");
+        }
+
+        f->msg_check = 0;
+    }
+
+    f->frame_start = f->offset;
+    f->held = 0;
+
+    ngx_http_ws_api_frame_sync(f);
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+static int
+ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f)
+{
+    int  code;
+
+    if (f->ctrl_len == 0) {
+        return NGX_HTTP_WS_API_FRAME_OK;
+    }
+
+    if (f->ctrl_len == 1) {
+        return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_PROTOCOL,
+                                          "close frame with a 1-byte payload");
+    }
+
+    code = f->ctrl[0] << 8 | f->ctrl[1];
+
+    if (code < 1000
+        || (code > 1003 && code < 1007)
+        || (code > 1014 && code < 3000)
+        || code > 4999)
+    {
+        return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_PROTOCOL,
+                                          "invalid close status code");
+    }
+
+    if (!ngx_http_ws_api_utf8_valid(f->ctrl + 2, f->ctrl_len - 2)) {
+        return ngx_http_ws_api_frame_fail(f,
+                                          NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
+                                          "invalid UTF-8 in a close reason");
+    }
+
+    return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/*
+ * Commits what has been consumed of a data frame, or up to its start if it
+ * is committed only whole, or up to an incomplete UTF-8 sequence of a text
+ * message if it comes first; also after any frame is whole.
+ */
+
+static void
+ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f)
+{
+    uint64_t  limit;
+
+    limit = f->held ? f->frame_start : f->offset;
+
+    if (f->msg_check && f->utf8 != NGX_HTTP_WS_API_UTF8_ACCEPT
+        && f->seq_start < limit)
+    {
+        f->commit = f->seq_start;
+        f->boundary = f->seq_frame;
+
+    } else {
+        f->commit = limit;
+        f->boundary = f->frame_start;
+    }
+}
+
+
+static int
+ngx_http_ws_api_frame_fail(ngx_http_ws_api_frame_t *f, int code,
+    const char *reason)
+{
+    f->error = code;
+    f->reason = reason;
+
+    return NGX_HTTP_WS_API_FRAME_ERROR;
+}
+
+
+size_t
+ngx_http_ws_api_frame_close(u_char *buf, int code, const char *reason,
+    const u_char *mask)
+{
+    size_t   len, n, i;
+    u_char  *p;
+
+    len = 0;
+
+    if (code) {
+        len = reason ? strlen(reason) : 0;
+
+        if (len > 123) {
+            len = 123;
+
+            /* do not cut a UTF-8 sequence */
+
+            while (len && ((u_char) reason[len] & 0xc0) == 0x80) {
+                len--;
+            }
+        }
+    }
+
+    n = code ? 2 + len : 0;
+
+    p = buf;
+
+    *p++ = 0x80 | NGX_HTTP_WS_API_OP_CLOSE;
+    *p++ = (mask ? 0x80 : 0) | (u_char) n;
+
+    if (mask) {
+        memcpy(p, mask, 4);
+        p += 4;
+    }
+
+    if (code) {
+        p[0] = (u_char) (code >> 8);
+        p[1] = (u_char) code;
+
+        if (len) {
+            memcpy(p + 2, reason, len);
+        }
+
+        if (mask) {
+            for (i = 0; i < n; i++) {
+                p[i] ^= mask[i & 3];
+            }
+        }
+    }
+
+    return (size_t) (p - buf) + n;
+}
+
+
+int
+ngx_http_ws_api_utf8_valid(const u_char *p, size_t len)
+{
+    uint32_t  s;
+
+    s = NGX_HTTP_WS_API_UTF8_ACCEPT;
+
+    return ngx_http_ws_api_utf8_run(&s, p, len, ngx_http_ws_api_frame_nokey,
+                                    0)
+           == len
+           && s == NGX_HTTP_WS_API_UTF8_ACCEPT;
+}
+
+
+/*
+ * Runs the automaton from *state over n bytes at p, unmasked with key from
+ * payload position pos.  Returns n, or the index of the first byte that
+ * is not valid, with *state the state before it.  A run of ASCII goes 16,
+ * then 8 bytes at a time, the key applied as one 64-bit XOR.
+ */
+
+static size_t
+ngx_http_ws_api_utf8_run(uint32_t *state, const u_char *p, size_t n,
+    const u_char *key, uint64_t pos)
+{
+    size_t    i;
+    u_char    c, k[12];
+    uint32_t  s, next;
+    uint64_t  w0, w1, mask;
+
+    /* the key from here on: k + (i & 3) holds it for 8 bytes from i */
+
+    for (i = 0; i < 12; i++) {
+        k[i] = key[(pos + i) & 3];
+    }
+
+    s = *state;
+    i = 0;
+
+    for ( ;; ) {
+
+        if (s == NGX_HTTP_WS_API_UTF8_ACCEPT && i < n
+            && ((p[i] ^ k[i & 3]) & 0x80) == 0)
+        {
+            /* a run of ASCII: 16, 8, then 1 byte at a time */
+
+            memcpy(&mask, k + (i & 3), 8);
+
+            while (n - i >= 16) {
+                memcpy(&w0, p + i, 8);
+                memcpy(&w1, p + i + 8, 8);
+
+                if (((w0 ^ mask) | (w1 ^ mask)) & NGX_HTTP_WS_API_UTF8_HIGH) {
+                    break;
+                }
+
+                i += 16;
+            }
+
+            if (n - i >= 8) {
+                memcpy(&w0, p + i, 8);
+
+                if (((w0 ^ mask) & NGX_HTTP_WS_API_UTF8_HIGH) == 0) {
+                    i += 8;
+                }
+            }
+
+            while (i < n && ((p[i] ^ k[i & 3]) & 0x80) == 0) {
+                i++;
+            }
+        }
+
+        if (i == n) {
+            break;
+        }
+
+        c = p[i] ^ k[i & 3];
+
+        next = ngx_http_ws_api_utf8_step(s, c);
+
+        if (next == NGX_HTTP_WS_API_UTF8_REJECT) {
+            break;
+        }
+
+        s = next;
+        i++;
+    }
+
+    *state = s;
+
+    return i;
+}
+
+
+/*
+ * The index of the first byte of the UTF-8 sequence that the n bytes at p
+ * end inside, if it is among them; n otherwise.
+ */
+
+static size_t
+ngx_http_ws_api_utf8_lead(const u_char *p, size_t n, const u_char *key,
+    uint64_t pos)
+{
+    size_t  j, last;
+
+    last = (n > 3) ? n - 3 : 0;
+
+    for (j = n; j > last; j--) {
+        if (((p[j - 1] ^ key[(pos + j - 1) & 3]) & 0xc0) != 0x80) {
+            return j - 1;
+        }
+    }
+
+    return n;
+}
