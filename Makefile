@@ -35,7 +35,14 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                python3 python3-websockets libio-socket-ssl-perl openssl \
                ssl-cert
 
-.PHONY: all deps run stop test unit clean
+# the module with AddressSanitizer and UBSan, for "make test-asan"
+ASAN_BUILD  := $(BUILD)/asan
+ASAN_MODULE := $(ASAN_BUILD)/ngx_http_ws_api_module.so
+ASAN_CC_OPT := $(CC_OPT) -O1 -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LD_OPT := $(LD_OPT) -fsanitize=address,undefined
+
+.PHONY: all deps run stop test unit clean test-asan
 
 all: $(MODULE)
 
@@ -52,6 +59,20 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SRC)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
 	@# a new file, not the old one rewritten: a running nginx maps it
 	cp $(NGX_BUILD)/objs/ngx_http_ws_api_module.so $@.tmp
+	mv -f $@.tmp $@
+
+$(ASAN_BUILD)/nginx/objs/Makefile: config
+	rm -rf $(ASAN_BUILD)/nginx
+	mkdir -p $(ASAN_BUILD)
+	cp -r $(NGINX_SRC) $(ASAN_BUILD)/nginx
+	cd $(ASAN_BUILD)/nginx && source ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='$(ASAN_CC_OPT)' --with-ld-opt='$(ASAN_LD_OPT)' \
+	        --add-dynamic-module=$(CURDIR) > $(CURDIR)/$(ASAN_BUILD)/configure.log
+
+$(ASAN_MODULE): $(ASAN_BUILD)/nginx/objs/Makefile $(SRC)
+	$(MAKE) -s -C $(ASAN_BUILD)/nginx -f objs/Makefile modules
+	cp $(ASAN_BUILD)/nginx/objs/ngx_http_ws_api_module.so $@.tmp
 	mv -f $@.tmp $@
 
 $(BUILD)/unit/test_frame: $(FRAME_SRC)
@@ -83,6 +104,17 @@ stop:
 
 test: deps all unit
 	prove -r t
+
+# the whole suite against the sanitized module: nginx is started through
+# util/asan-nginx, which preloads the sanitizer runtimes; any report fails
+test-asan: deps all unit $(ASAN_MODULE)
+	rm -rf $(ASAN_BUILD)/reports && mkdir -p $(ASAN_BUILD)/reports
+	WSAPI_MODULE=$(CURDIR)/$(ASAN_MODULE) \
+	WSAPI_NGINX=$(CURDIR)/util/asan-nginx \
+	WSAPI_ASAN_REPORTS=$(CURDIR)/$(ASAN_BUILD)/reports \
+	WSAPI_TIMEOUT_SCALE=3 \
+	    prove -r t
+	util/asan-nginx --check $(ASAN_BUILD)/reports
 
 clean:
 	rm -rf $(BUILD)
