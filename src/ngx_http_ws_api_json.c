@@ -7,8 +7,9 @@
 /*
  * JSON answers: a document, an error in the form of SPEC 3.3, and a
  * header filter that gives the errors nginx itself produces in an admin
- * location (401 of auth_basic, 413 of a body too large, 500...) the same
- * JSON form, so that every error of the admin API is JSON.
+ * location (401 of auth_basic, 413 of a body too large, 500...) or in a
+ * gateway location (502 and 504 when the backend fails) the same JSON
+ * form.  A backend's own answers are left as they are.
  */
 
 
@@ -168,7 +169,15 @@ ngx_http_ws_api_json_header_filter(ngx_http_request_t *r)
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_api_module);
 
-    if (!wlcf->admin
+    /*
+     * an admin location; or a gateway location, unless the answer is the
+     * backend's own (then the backend's status line was read)
+     */
+
+    if (!(wlcf->admin
+          || (wlcf->gateway
+              && (r->upstream == NULL
+                  || r->upstream->headers_in.status_n == 0)))
         || (r->headers_out.content_type.len == ngx_http_ws_api_json_type.len
             && ngx_strncmp(r->headers_out.content_type.data,
                            ngx_http_ws_api_json_type.data,
@@ -205,6 +214,14 @@ ngx_http_ws_api_json_header_filter(ngx_http_request_t *r)
 
     case NGX_HTTP_INTERNAL_SERVER_ERROR:
         message = "internal error";
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        message = "the backend cannot be reached or answered badly";
+        break;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        message = "the backend did not answer in time";
         break;
 
     default:

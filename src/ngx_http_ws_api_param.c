@@ -32,10 +32,11 @@
  *   value_not_allowed for any value: a value of the wrong type is reported
  *   even when another value, earlier, is merely not allowed.
  *
- * - date-time follows RFC 3339 but refuses the leap second ":60", which
- *   cannot be told apart from the next minute once converted to an
- *   instant; fractional seconds may have any number of digits, those
- *   beyond nanoseconds are ignored.  "-00:00" is the same as "Z".
+ * - date-time follows RFC 3339; a leap second (":60") is accepted where
+ *   one can be, at 23:59:60 UTC on the last day of a month (RFC 3339
+ *   5.7), and is the same instant as 00:00:00 of the next day; fractional
+ *   seconds may have any number of digits, those beyond nanoseconds are
+ *   ignored.  "-00:00" is the same as "Z".
  *
  * - date and date-time use the proleptic Gregorian calendar over the
  *   years 0000 to 9999.
@@ -75,6 +76,7 @@ static int ngx_http_ws_api_integer_parse(const u_char *s, size_t len,
 static int ngx_http_ws_api_double_parse(const u_char *s, size_t len,
     double *out);
 static int ngx_http_ws_api_date_parse(const u_char *s, int64_t *days);
+static int ngx_http_ws_api_first_of_month(int64_t days);
 static int ngx_http_ws_api_date_time_parse(const u_char *s, size_t len,
     int64_t *sec, uint32_t *nsec);
 static int ngx_http_ws_api_value_allowed(const ngx_http_ws_api_param_t *p,
@@ -929,9 +931,8 @@ ngx_http_ws_api_date_parse(const u_char *s, int64_t *days)
 
 /*
  * RFC 3339: YYYY-MM-DD "T" hh:mm:ss ["." digits] ("Z" | ("+" | "-") hh:mm),
- * "T" and "Z" in any case.  The leap second (ss "60") is refused: an
- * instant has no room for it, and it cannot be a meaningful handshake
- * parameter.
+ * "T" and "Z" in any case.  A leap second (ss "60") only at 23:59:60 UTC
+ * on the last day of a month.
  */
 
 static int
@@ -955,7 +956,7 @@ ngx_http_ws_api_date_time_parse(const u_char *s, size_t len, int64_t *sec,
         return -1;
     }
 
-    if (hour > 23 || min > 59 || second > 59) {
+    if (hour > 23 || min > 59 || second > 60) {
         return -1;
     }
 
@@ -1018,5 +1019,37 @@ ngx_http_ws_api_date_time_parse(const u_char *s, size_t len, int64_t *sec,
     *sec = days * 86400 + hour * 3600 + min * 60 + second - offset;
     *nsec = frac;
 
+    if (second == 60) {
+
+        /* 23:59:59 UTC, the second before it, ends a month */
+
+        days = *sec - 1;
+        days = (days >= 0 ? days : days - 86399) / 86400;
+
+        if (*sec - 1 - days * 86400 != 86399
+            || !ngx_http_ws_api_first_of_month(days + 1))
+        {
+            return -1;
+        }
+    }
+
     return 0;
+}
+
+
+/* whether the day, counted from 1970-01-01, is the first of a month */
+
+static int
+ngx_http_ws_api_first_of_month(int64_t days)
+{
+    int64_t  era, doe, yoe, doy, mp;
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+
+    return doy - (153 * mp + 2) / 5 == 0;
 }

@@ -42,10 +42,18 @@
     "  end "                                                                 \
     "end "
 
+/*
+ * the event goes to "events", as SPEC 6 names the channel, and to
+ * "{prefix}events", the one the module listens to: gateways with other
+ * prefixes on the same Redis do not hear it
+ */
+
 #define NGX_HTTP_WS_API_LUA_EVENT(kind, who, op)                             \
     "local rev = redis.call('INCR', p .. 'rev') "                            \
-    "redis.call('PUBLISH', p .. 'events', '{\"rev\":' .. rev .. "            \
-    "  ',\"" kind "\":' .. cjson.encode(" who ") .. ',\"op\":\"" op "\"}') "
+    "local event = '{\"rev\":' .. rev .. "                                   \
+    "  ',\"" kind "\":' .. cjson.encode(" who ") .. ',\"op\":\"" op "\"}' "  \
+    "redis.call('PUBLISH', p .. 'events', event) "                           \
+    "if p ~= '' then redis.call('PUBLISH', 'events', event) end "
 
 
 static ngx_str_t  ngx_http_ws_api_scripts[] = {

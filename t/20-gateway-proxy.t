@@ -245,6 +245,9 @@ $ws = gw_connect($nginx, '/gateway/refusing/1.0');
 is($ws->json && $ws->json->{backend}, 'status', "... with the backend's body");
 my $dead = create_active($nginx, { apiName => 'dead', wsUrl => 'ws://127.0.0.1:' . free_port() . '/x' });
 ok(defined wait_status($nginx, '/gateway/dead/1.0', 502, 10), 'a backend that is not listening: 502');
+$ws = gw_connect($nginx, '/gateway/dead/1.0');
+is($ws->json && $ws->json->{error}{status}, 502, '... answered in JSON');
+like($ws->json && $ws->json->{error}{message}, qr/backend/, '... naming the backend');
 
 ###############################################################################
 # wss:// backend: the gateway speaks TLS to it (proxy_pass https://)

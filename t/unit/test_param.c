@@ -233,8 +233,17 @@ static const test_valid_t  valid_cases[] = {
     { T_DATE_TIME, "9999-12-31T23:59:59.999999999Z", 1 },
     { T_DATE_TIME, "2026-11-28T24:00:00Z", 0 },
     { T_DATE_TIME, "2026-11-28T10:60:00Z", 0 },
-    { T_DATE_TIME, "2026-11-28T10:15:60Z", 0 },     /* leap second */
-    { T_DATE_TIME, "2016-12-31T23:59:60Z", 0 },     /* a real one */
+    { T_DATE_TIME, "2026-11-28T10:15:60Z", 0 },     /* no leap second */
+    { T_DATE_TIME, "2016-12-31T23:59:60Z", 1 },     /* a real one */
+    { T_DATE_TIME, "2015-06-30T23:59:60.5Z", 1 },   /* a real one */
+    { T_DATE_TIME, "2016-12-31T18:59:60-05:00", 1 }, /* the same in EST */
+    { T_DATE_TIME, "2017-01-01T00:59:60+01:00", 1 }, /* and in CET */
+    { T_DATE_TIME, "2016-12-30T23:59:60Z", 0 },     /* not a month's end */
+    { T_DATE_TIME, "2016-12-31T23:59:60+01:00", 0 }, /* 22:59:60 UTC */
+    { T_DATE_TIME, "2024-02-29T23:59:60Z", 1 },     /* any month's end */
+    { T_DATE_TIME, "2023-02-28T23:59:60Z", 1 },
+    { T_DATE_TIME, "1969-12-31T23:59:60Z", 1 },     /* before the epoch */
+    { T_DATE_TIME, "0000-01-31T23:59:60Z", 1 },
     { T_DATE_TIME, "2026-11-28T10:15:61Z", 0 },
     { T_DATE_TIME, "2023-02-29T10:15:00Z", 0 },
     { T_DATE_TIME, "2026-11-28T10:15:00", 0 },
