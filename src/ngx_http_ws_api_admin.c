@@ -287,8 +287,8 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
 
     if (route == NULL || (route->teams && !wmcf->teams)) {
         return ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
-                                          "no such endpoint: %.*s",
-                                          (int) ngx_min(r->uri.len, 256),
+                                          "no such endpoint: %*s",
+                                          ngx_min(r->uri.len, 256),
                                           r->uri.data);
     }
 
@@ -523,7 +523,9 @@ ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r)
 {
     size_t                    len;
     u_char                   *p;
+    ngx_buf_t                *last;
     ngx_int_t                 rc;
+    ngx_uint_t                n;
     ngx_chain_t              *cl;
     ngx_http_ws_api_admin_t  *ctx;
 
@@ -534,16 +536,23 @@ ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* one piece, in memory (the body buffer holds the largest body) */
+
     len = 0;
+    n = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += cl->buf->last - cl->buf->pos;
+        if (cl->buf->last > cl->buf->pos) {
+            len += cl->buf->last - cl->buf->pos;
+            last = cl->buf;
+            n++;
+        }
     }
 
-    if (r->request_body->bufs && r->request_body->bufs->next == NULL) {
-        ctx->text.data = r->request_body->bufs->buf->pos;
+    if (n == 1) {
+        ctx->text.data = last->pos;
 
-    } else {
+    } else if (n > 1) {
         ctx->text.data = ngx_pnalloc(r->pool, len);
         if (ctx->text.data == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -553,7 +562,10 @@ ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r)
         p = ctx->text.data;
 
         for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            if (cl->buf->last > cl->buf->pos) {
+                p = ngx_cpymem(p, cl->buf->pos,
+                               cl->buf->last - cl->buf->pos);
+            }
         }
     }
 
@@ -674,6 +686,17 @@ ngx_http_ws_api_admin_reply(redisReply *reply, void *data)
     if (reply == NULL && ctx->step != ngx_http_ws_api_admin_health_step) {
         rc = ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NULL, "Redis is unavailable");
+
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY
+               && reply->elements == 1
+               && reply->element[0]->type == REDIS_REPLY_STRING
+               && ngx_strcmp(reply->element[0]->str, "expired") == 0)
+    {
+        /* the write reached Redis too late to be carried out */
+
+        rc = ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        NULL, "Redis did not answer in time; "
+                                        "nothing was changed");
 
     } else {
         rc = ctx->step(ctx, reply);
@@ -1272,8 +1295,8 @@ ngx_http_ws_api_admin_read(ngx_http_ws_api_admin_t *ctx)
 not_found:
 
     return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_NOT_FOUND, NULL,
-                                      "no API with id \"%.*s\"",
-                                      (int) ngx_min(id->len, 64), id->data);
+                                      "no API with id \"%*s\"",
+                                      ngx_min(id->len, 64), id->data);
 }
 
 
@@ -1641,7 +1664,7 @@ ngx_http_ws_api_admin_named_valid(ngx_http_ws_api_admin_t *ctx)
 {
     if (ctx->route->collection.data[0] == 'u'
         ? ngx_http_ws_api_user_name_valid(ctx->arg.data, ctx->arg.len)
-        : ngx_http_ws_api_name_valid(ctx->arg.data, ctx->arg.len))
+        : ngx_http_ws_api_team_name_valid(ctx->arg.data, ctx->arg.len))
     {
         return NGX_OK;
     }

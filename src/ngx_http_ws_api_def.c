@@ -22,9 +22,13 @@
  *   definition read with GET can be sent back with PUT.  Team names are
  *   compared byte for byte.
  *
- * - apiName, apiVersion and team names are 1 to 100 of [A-Za-z0-9._-],
- *   but not "." or "..", which would not survive in a URL path; user
- *   names may not be "." or ".." either.
+ * - apiName and apiVersion are 1 to 100 of [A-Za-z0-9._-], as SPEC 3.1
+ *   says ("." and ".." included, though nginx's URI normalisation keeps a
+ *   client from reaching such an API through the gateway).  Team and user
+ *   names are path segments of the admin API (/teams/{name}) and may not
+ *   be "." or "..".
+ *
+ * - type is "websocket" exactly, as SPEC 3.1 says.
  *
  * - wsUrl: the scheme is matched in any case and written in lower case,
  *   the rest is kept as given.  The host is a DNS name (labels of 1 to 63
@@ -225,8 +229,8 @@ ngx_http_ws_api_def_canonical(json_t *in, unsigned flags,
 
         s = json_string_value(v);
 
-        if (!ngx_http_ws_api_def_caseeq(s, json_string_length(v),
-                                        "websocket"))
+        if (json_string_length(v) != sizeof("websocket") - 1
+            || strcmp(s, "websocket") != 0)
         {
             ngx_http_ws_api_def_fail(err, "type",
                                      "unsupported API type \"%s\"; "
@@ -523,13 +527,6 @@ ngx_http_ws_api_name_valid(const u_char *s, size_t len)
         return 0;
     }
 
-    /* "." and ".." would be taken as path segments of the gateway URL */
-
-    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-    {
-        return 0;
-    }
-
     for (i = 0; i < len; i++) {
         if (!((s[i] >= 'a' && s[i] <= 'z')
               || (s[i] >= 'A' && s[i] <= 'Z')
@@ -545,6 +542,20 @@ ngx_http_ws_api_name_valid(const u_char *s, size_t len)
 
 
 int
+ngx_http_ws_api_team_name_valid(const u_char *s, size_t len)
+{
+    /* a path segment of its own: /teams/{name} */
+
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+    {
+        return 0;
+    }
+
+    return ngx_http_ws_api_name_valid(s, len);
+}
+
+
+int
 ngx_http_ws_api_user_name_valid(const u_char *s, size_t len)
 {
     size_t  i;
@@ -553,7 +564,7 @@ ngx_http_ws_api_user_name_valid(const u_char *s, size_t len)
         return 0;
     }
 
-    /* as with API names: not a path segment of its own */
+    /* as with team names: a path segment of its own */
 
     if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
     {
@@ -816,7 +827,7 @@ ngx_http_ws_api_def_teams(json_t *obj, unsigned flags,
         s = json_string_value(t);
         len = json_string_length(t);
 
-        if (!ngx_http_ws_api_name_valid((const u_char *) s, len)) {
+        if (!ngx_http_ws_api_team_name_valid((const u_char *) s, len)) {
             ngx_http_ws_api_def_fail(err, field,
                                      "invalid team name \"%s\": expected 1 "
                                      "to 100 letters, digits, \".\", \"_\" "

@@ -94,8 +94,11 @@ unsigned ngx_http_ws_api_def_messages(json_t *def);
 int ngx_http_ws_api_url_parse(const char *url, size_t len,
     ngx_http_ws_api_url_t *u);
 
-/* apiName, apiVersion and team names: 1 to 100 of [A-Za-z0-9._-] */
+/* apiName and apiVersion: 1 to 100 of [A-Za-z0-9._-] */
 int ngx_http_ws_api_name_valid(const u_char *s, size_t len);
+
+/* team names: the same, but not "." or ".." */
+int ngx_http_ws_api_team_name_valid(const u_char *s, size_t len);
 
 /* user names: 1 to 256 bytes of UTF-8, no control characters, no "/" */
 int ngx_http_ws_api_user_name_valid(const u_char *s, size_t len);

@@ -122,9 +122,8 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
 
         return ngx_http_ws_api_gateway_send(r,
                    ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
-                       "no active API \"%.*s\" version \"%.*s\"",
-                       (int) name.len, name.data,
-                       (int) version.len, version.data));
+                       "no active API \"%V\" version \"%V\"",
+                       &name, &version));
     }
 
     if (upgrade != NGX_HTTP_WS_API_UPGRADE_OK) {

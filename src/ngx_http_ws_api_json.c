@@ -98,27 +98,48 @@ ngx_http_ws_api_json_prepare(ngx_http_request_t *r, ngx_uint_t status,
 
 /*
  * {"error": {"status": 400, "message": "...", "field": "..."}}; field may
- * be NULL.  The message is formatted with vsnprintf().
+ * be NULL.  The message is formatted with ngx_vslprintf().
  */
 
 ngx_int_t
 ngx_http_ws_api_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *field, const char *fmt, ...)
 {
-    char       message[512];
+    u_char     message[512], *p, *last;
     json_t    *doc, *err;
     va_list    args;
     ngx_int_t  rc;
 
     va_start(args, fmt);
-    vsnprintf(message, sizeof(message), fmt, args);
+    last = ngx_vslprintf(message, message + sizeof(message) - 1, fmt, args);
     va_end(args);
+
+    *last = '\0';
+
+    /* what a client sent may be in it: JSON takes valid UTF-8 only */
+
+    for (p = message; p < last; /* void */) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                *p = '?';
+            }
+
+            p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
+            p[-1] = '?';
+        }
+    }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
-    err = json_pack("{s:i, s:s}", "status", (int) status, "message", message);
+    err = json_pack("{s:i, s:s}", "status", (int) status, "message",
+                    (char *) message);
     if (err == NULL) {
         return NGX_ERROR;
     }

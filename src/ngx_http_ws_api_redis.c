@@ -34,6 +34,8 @@ static void ngx_http_ws_api_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_ws_api_redis_connected(ngx_http_ws_api_redis_t *rc);
 static void ngx_http_ws_api_redis_handshake_handler(redisReply *reply,
     void *data);
+static void ngx_http_ws_api_redis_time_handler(redisReply *reply,
+    void *data);
 static void ngx_http_ws_api_redis_read_handler(ngx_event_t *rev);
 static void ngx_http_ws_api_redis_write_handler(ngx_event_t *wev);
 static ngx_int_t ngx_http_ws_api_redis_flush(ngx_http_ws_api_redis_t *rc);
@@ -272,7 +274,22 @@ ngx_http_ws_api_redis_connected(ngx_http_ws_api_redis_t *rc)
         goto failed;
     }
 
-    if (rc->channel.len) {
+    if (rc->channel.len == 0) {
+
+        /* Redis' clock, for the deadlines of writes */
+
+        argv[0] = "TIME";
+        argvlen[0] = 4;
+
+        if (ngx_http_ws_api_redis_queue(rc,
+                                        ngx_http_ws_api_redis_time_handler,
+                                        rc, 1, argv, argvlen)
+            == NULL)
+        {
+            goto failed;
+        }
+
+    } else {
         argv[0] = "SUBSCRIBE";
         argvlen[0] = 9;
         argv[1] = (const char *) rc->channel.data;
@@ -339,6 +356,71 @@ ngx_http_ws_api_redis_handshake_handler(redisReply *reply, void *data)
 
     if (rc->on_ready) {
         rc->on_ready(rc, reply);
+    }
+}
+
+
+void
+ngx_http_ws_api_redis_time(ngx_http_ws_api_redis_t *rc)
+{
+    size_t       len[1];
+    const char  *argv[1];
+
+    argv[0] = "TIME";
+    len[0] = 4;
+
+    (void) ngx_http_ws_api_redis_command(rc,
+                                         ngx_http_ws_api_redis_time_handler,
+                                         rc, 1, argv, len);
+}
+
+
+/*
+ * TIME: seconds and microseconds.  The offset is off by the round trip at
+ * most, which the deadlines allow for.
+ */
+
+static void
+ngx_http_ws_api_redis_time_handler(redisReply *reply, void *data)
+{
+    ngx_http_ws_api_redis_t  *rc = data;
+
+    ngx_int_t  sec, usec;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    sec = NGX_ERROR;
+    usec = NGX_ERROR;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_STRING
+        && reply->element[1]->type == REDIS_REPLY_STRING)
+    {
+        sec = ngx_atoi((u_char *) reply->element[0]->str,
+                       reply->element[0]->len);
+        usec = ngx_atoi((u_char *) reply->element[1]->str,
+                        reply->element[1]->len);
+    }
+
+    if (sec == NGX_ERROR || usec == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "ws_api redis %V sent a malformed TIME reply",
+                      &rc->conf->name);
+
+        if (!rc->ready) {
+            ngx_http_ws_api_redis_fail(rc, NULL);
+        }
+
+        return;
+    }
+
+    rc->clock = (int64_t) sec * 1000 + usec / 1000
+                - (int64_t) ngx_current_msec;
+
+    if (!rc->ready) {
+        ngx_http_ws_api_redis_handshake_handler(reply, data);
     }
 }
 

@@ -53,6 +53,10 @@ struct ngx_http_ws_api_redis_s {
 
     ngx_uint_t                        failures;  /* connects in a row */
 
+    int64_t                           clock;     /* Redis' clock (ms since
+                                                    the epoch) minus
+                                                    ngx_current_msec */
+
     unsigned                          connecting:1;
     unsigned                          ready:1;
     unsigned                          stopped:1;
@@ -75,6 +79,9 @@ ngx_http_ws_api_redis_cmd_t *ngx_http_ws_api_redis_command(
 
 /* the handler of a command sent will not be called */
 void ngx_http_ws_api_redis_cancel(ngx_http_ws_api_redis_cmd_t *cmd);
+
+/* asks Redis' clock again (it is asked at every connection) */
+void ngx_http_ws_api_redis_time(ngx_http_ws_api_redis_t *rc);
 
 
 #endif /* _NGX_HTTP_WS_API_REDIS_H_INCLUDED_ */

@@ -30,10 +30,22 @@
 #define NGX_HTTP_WS_API_RETRY           100
 
 
-/* parts shared by the scripts; ARGV[1] is always the key prefix */
+/*
+ * parts shared by the scripts: ARGV[1] is the key prefix, ARGV[2] the
+ * deadline of a write in Redis' clock (ms since the epoch; "0" for none),
+ * past which the script changes nothing: a write that nginx gave up on
+ * (and answered 503) is never carried out late
+ */
 
 #define NGX_HTTP_WS_API_LUA_PREFIX                                           \
-    "local p = ARGV[1] "
+    "local p = ARGV[1] "                                                     \
+    "if ARGV[2] ~= '0' then "                                                \
+    "  local t = redis.call('TIME') "                                        \
+    "  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "        \
+    "     > tonumber(ARGV[2]) then "                                         \
+    "    return {'expired'} "                                                \
+    "  end "                                                                 \
+    "end "
 
 #define NGX_HTTP_WS_API_LUA_TEAMS(first)                                     \
     "for i = " first ", #ARGV do "                                           \
@@ -77,60 +89,60 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
     "return {redis.call('GET', p .. 'rev') or '0', "
-    "        redis.call('GET', p .. 'api:' .. ARGV[2])}"),
+    "        redis.call('GET', p .. 'api:' .. ARGV[3])}"),
 
     /* CREATE_API id name version json team... */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    NGX_HTTP_WS_API_LUA_TEAMS("6")
-    "if redis.call('SETNX', p .. 'name:' .. ARGV[3] .. ':' .. ARGV[4], "
-    "              ARGV[2]) == 0 then "
+    NGX_HTTP_WS_API_LUA_TEAMS("7")
+    "if redis.call('SETNX', p .. 'name:' .. ARGV[4] .. ':' .. ARGV[5], "
+    "              ARGV[3]) == 0 then "
     "  return {'taken'} "
     "end "
-    "redis.call('SET', p .. 'api:' .. ARGV[2], ARGV[5]) "
-    "redis.call('SADD', p .. 'apis', ARGV[2]) "
-    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[2]", "put")
+    "redis.call('SET', p .. 'api:' .. ARGV[3], ARGV[6]) "
+    "redis.call('SADD', p .. 'apis', ARGV[3]) "
+    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[3]", "put")
     "return {'ok', rev}"),
 
     /* REPLACE_API id old new old-name old-version name version team... */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "local key = p .. 'api:' .. ARGV[2] "
-    "if redis.call('GET', key) ~= ARGV[3] then "
+    "local key = p .. 'api:' .. ARGV[3] "
+    "if redis.call('GET', key) ~= ARGV[4] then "
     "  return {'conflict'} "
     "end "
-    NGX_HTTP_WS_API_LUA_TEAMS("9")
-    "local old = p .. 'name:' .. ARGV[5] .. ':' .. ARGV[6] "
-    "local new = p .. 'name:' .. ARGV[7] .. ':' .. ARGV[8] "
+    NGX_HTTP_WS_API_LUA_TEAMS("10")
+    "local old = p .. 'name:' .. ARGV[6] .. ':' .. ARGV[7] "
+    "local new = p .. 'name:' .. ARGV[8] .. ':' .. ARGV[9] "
     "if old ~= new then "
-    "  if redis.call('SETNX', new, ARGV[2]) == 0 then "
+    "  if redis.call('SETNX', new, ARGV[3]) == 0 then "
     "    return {'taken'} "
     "  end "
-    "  if redis.call('GET', old) == ARGV[2] then "
+    "  if redis.call('GET', old) == ARGV[3] then "
     "    redis.call('DEL', old) "
     "  end "
     "end "
-    "redis.call('SET', key, ARGV[4]) "
-    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[2]", "put")
+    "redis.call('SET', key, ARGV[5]) "
+    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[3]", "put")
     "return {'ok', rev}"),
 
     /* DELETE_API id old name version */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "local key = p .. 'api:' .. ARGV[2] "
-    "if redis.call('GET', key) ~= ARGV[3] then "
+    "local key = p .. 'api:' .. ARGV[3] "
+    "if redis.call('GET', key) ~= ARGV[4] then "
     "  return {'conflict'} "
     "end "
-    "local name = p .. 'name:' .. ARGV[4] .. ':' .. ARGV[5] "
-    "if redis.call('GET', name) == ARGV[2] then "
+    "local name = p .. 'name:' .. ARGV[5] .. ':' .. ARGV[6] "
+    "if redis.call('GET', name) == ARGV[3] then "
     "  redis.call('DEL', name) "
     "end "
     "redis.call('DEL', key) "
-    "redis.call('SREM', p .. 'apis', ARGV[2]) "
-    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[2]", "delete")
+    "redis.call('SREM', p .. 'apis', ARGV[3]) "
+    NGX_HTTP_WS_API_LUA_EVENT("id", "ARGV[3]", "delete")
     "return {'ok', rev}"),
 
     /* LIST kind ("user" or "team"): name and JSON of each */
@@ -138,8 +150,8 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
     "local out = {} "
-    "for _, n in ipairs(redis.call('SMEMBERS', p .. ARGV[2] .. 's')) do "
-    "  local v = redis.call('GET', p .. ARGV[2] .. ':' .. n) "
+    "for _, n in ipairs(redis.call('SMEMBERS', p .. ARGV[3] .. 's')) do "
+    "  local v = redis.call('GET', p .. ARGV[3] .. ':' .. n) "
     "  if v then "
     "    out[#out + 1] = n "
     "    out[#out + 1] = v "
@@ -151,37 +163,37 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    NGX_HTTP_WS_API_LUA_TEAMS("4")
-    "local created = redis.call('SADD', p .. 'users', ARGV[2]) "
-    "redis.call('SET', p .. 'user:' .. ARGV[2], ARGV[3]) "
-    NGX_HTTP_WS_API_LUA_EVENT("user", "ARGV[2]", "put")
+    NGX_HTTP_WS_API_LUA_TEAMS("5")
+    "local created = redis.call('SADD', p .. 'users', ARGV[3]) "
+    "redis.call('SET', p .. 'user:' .. ARGV[3], ARGV[4]) "
+    NGX_HTTP_WS_API_LUA_EVENT("user", "ARGV[3]", "put")
     "return {'ok', rev, created}"),
 
     /* DELETE_USER name */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "if redis.call('DEL', p .. 'user:' .. ARGV[2]) == 0 then "
+    "if redis.call('DEL', p .. 'user:' .. ARGV[3]) == 0 then "
     "  return {'not_found'} "
     "end "
-    "redis.call('SREM', p .. 'users', ARGV[2]) "
-    NGX_HTTP_WS_API_LUA_EVENT("user", "ARGV[2]", "delete")
+    "redis.call('SREM', p .. 'users', ARGV[3]) "
+    NGX_HTTP_WS_API_LUA_EVENT("user", "ARGV[3]", "delete")
     "return {'ok', rev}"),
 
     /* PUT_TEAM name json */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "local created = redis.call('SADD', p .. 'teams', ARGV[2]) "
-    "redis.call('SET', p .. 'team:' .. ARGV[2], ARGV[3]) "
-    NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[2]", "put")
+    "local created = redis.call('SADD', p .. 'teams', ARGV[3]) "
+    "redis.call('SET', p .. 'team:' .. ARGV[3], ARGV[4]) "
+    NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[3]", "put")
     "return {'ok', rev, created}"),
 
     /* DELETE_TEAM name: refused while an API or a user has the team */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "local key = p .. 'team:' .. ARGV[2] "
+    "local key = p .. 'team:' .. ARGV[3] "
     "if redis.call('EXISTS', key) == 0 then "
     "  return {'not_found'} "
     "end "
@@ -189,7 +201,7 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     "  local ok, d = pcall(cjson.decode, v) "
     "  if ok and type(d) == 'table' and type(d.teams) == 'table' then "
     "    for _, t in ipairs(d.teams) do "
-    "      if t == ARGV[2] then return d end "
+    "      if t == ARGV[3] then return d end "
     "    end "
     "  end "
     "  return nil "
@@ -207,8 +219,8 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     "  end "
     "end "
     "redis.call('DEL', key) "
-    "redis.call('SREM', p .. 'teams', ARGV[2]) "
-    NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[2]", "delete")
+    "redis.call('SREM', p .. 'teams', ARGV[3]) "
+    NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[3]", "delete")
     "return {'ok', rev}")
 };
 
@@ -305,13 +317,17 @@ ngx_http_ws_api_store_eval(ngx_http_ws_api_store_t *store,
     ngx_http_ws_api_script_e script, ngx_http_ws_api_redis_handler_pt handler,
     void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    int          i;
-    size_t       lens[NGX_HTTP_WS_API_SCRIPT_MAX_ARGS + 4];
-    const char  *args[NGX_HTTP_WS_API_SCRIPT_MAX_ARGS + 4];
+    int                       i;
+    u_char                    deadline[NGX_INT64_LEN];
+    size_t                    lens[NGX_HTTP_WS_API_SCRIPT_MAX_ARGS + 5];
+    const char               *args[NGX_HTTP_WS_API_SCRIPT_MAX_ARGS + 5];
+    ngx_http_ws_api_redis_t  *rc;
 
     if (argc > NGX_HTTP_WS_API_SCRIPT_MAX_ARGS) {
         return NULL;
     }
+
+    rc = &store->cmd;
 
     args[0] = "EVAL";
     lens[0] = 4;
@@ -322,13 +338,34 @@ ngx_http_ws_api_store_eval(ngx_http_ws_api_store_t *store,
     args[3] = (const char *) store->wmcf->redis->prefix.data;
     lens[3] = store->wmcf->redis->prefix.len;
 
-    for (i = 0; i < argc; i++) {
-        args[4 + i] = argv[i];
-        lens[4 + i] = argvlen[i];
+    /*
+     * a write must run within half the timeout; nginx waits the whole
+     * timeout for its answer, which leaves the other half for the reply
+     * (and for the error of Redis' clock, a round trip)
+     */
+
+    args[4] = (const char *) deadline;
+
+    if (script >= NGX_HTTP_WS_API_SCRIPT_CREATE_API
+        && script != NGX_HTTP_WS_API_SCRIPT_LIST)
+    {
+        lens[4] = ngx_sprintf(deadline, "%L",
+                              (int64_t) ngx_current_msec + rc->clock
+                              + (int64_t) store->wmcf->redis->timeout / 2)
+                  - deadline;
+
+    } else {
+        deadline[0] = '0';
+        lens[4] = 1;
     }
 
-    return ngx_http_ws_api_redis_command(&store->cmd, handler, data, argc + 4,
-                                         args, lens);
+    for (i = 0; i < argc; i++) {
+        args[5 + i] = argv[i];
+        lens[5 + i] = argvlen[i];
+    }
+
+    return ngx_http_ws_api_redis_command(rc, handler, data, argc + 5, args,
+                                         lens);
 }
 
 
@@ -486,6 +523,12 @@ ngx_http_ws_api_store_timer_handler(ngx_event_t *ev)
     store->force = 0;
 
     ngx_http_ws_api_store_check(store, force);
+
+    /* Redis' clock, for the deadlines of writes, every 10 s or so */
+
+    if (++store->ticks % 10 == 0) {
+        ngx_http_ws_api_redis_time(&store->cmd);
+    }
 
     ngx_add_timer(ev, NGX_HTTP_WS_API_CHECK_INTERVAL + ngx_random() % 250);
 }

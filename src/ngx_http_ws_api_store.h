@@ -40,6 +40,7 @@ struct ngx_http_ws_api_store_s {
     ngx_http_ws_api_redis_t        cmd;        /* commands */
     ngx_http_ws_api_redis_t        sub;        /* SUBSCRIBE "events" */
     ngx_event_t                    timer;      /* looks at "rev" */
+    ngx_uint_t                     ticks;
     ngx_log_t                      log;
 
     uint64_t                       event_rev;  /* the event being loaded */
@@ -58,8 +59,9 @@ ngx_http_ws_api_store_t *ngx_http_ws_api_store_start(ngx_cycle_t *cycle,
 void ngx_http_ws_api_store_stop(ngx_http_ws_api_store_t *store);
 
 /*
- * Runs a script with ARGV = the key prefix, then the argc arguments.
- * Same contract as ngx_http_ws_api_redis_command().
+ * Runs a script with ARGV = the key prefix, a deadline (for a write), then
+ * the argc arguments.  A write past its deadline answers {"expired"} and
+ * changes nothing.  Same contract as ngx_http_ws_api_redis_command().
  */
 ngx_http_ws_api_redis_cmd_t *ngx_http_ws_api_store_eval(
     ngx_http_ws_api_store_t *store, ngx_http_ws_api_script_e script,

@@ -563,8 +563,8 @@ test_names(void)
         { "...", 1 },
         { ".a", 1 },
         { "", 0 },
-        { ".", 0 },
-        { "..", 0 },
+        { ".", 1 },                        /* SPEC 3.1's characters */
+        { "..", 1 },
         { "a b", 0 },
         { "a/b", 0 },
         { "a:b", 0 },
@@ -609,6 +609,16 @@ test_names(void)
         is_int(ngx_http_ws_api_name_valid((const u_char *) names[i].s,
                                           strlen(names[i].s)),
                names[i].valid, "name_valid(\"%s\")", esc(names[i].s));
+    }
+
+    /* team names are path segments: not "." or ".." */
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        is_int(ngx_http_ws_api_team_name_valid((const u_char *) names[i].s,
+                                               strlen(names[i].s)),
+               names[i].valid && strcmp(names[i].s, ".") != 0
+               && strcmp(names[i].s, "..") != 0,
+               "team_name_valid(\"%s\")", esc(names[i].s));
     }
 
     s = repeat("n", 101, "");
