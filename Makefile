@@ -5,6 +5,8 @@
 #   make run     deps, build, then Redis and nginx with conf/ (util/run.sh)
 #   make stop    stop what "make run" started
 #   make test    deps, build, unit tests and the whole t/ suite
+#   make bench   build, then the benchmarks of util/bench.sh (after deps)
+#   make fuzz    the libFuzzer targets of t/fuzz/, FUZZ_SECONDS each
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -30,10 +32,13 @@ UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
 
+# The load client and echo backend of the benchmarks: libc only.
+BENCH_BIN   := $(BUILD)/ws-bench
+
 DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
-               ssl-cert
+               ssl-cert clang libclang-rt-14-dev haproxy caddy
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -42,7 +47,18 @@ ASAN_CC_OPT := $(CC_OPT) -O1 -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LD_OPT := $(LD_OPT) -fsanitize=address,undefined
 
-.PHONY: all deps run stop test unit clean test-asan
+# libFuzzer targets of the pure logic (t/fuzz/), built with clang; "make
+# unit" builds them too, for t/unit-fuzz-regressions.t, which replays
+# their seed corpora and the reproducers kept in t/fuzz/regressions/.
+FUZZ_CC      := clang
+FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
+                -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_TARGETS ?= frame def param extract
+FUZZ_SECONDS ?= 60
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
+
+.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench
 
 all: $(MODULE)
 
@@ -84,7 +100,50 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
 	    -ljansson -lm
 
-unit: $(UNIT_BIN)
+$(BUILD)/fuzz/fuzz_frame:   $(FRAME_SRC)
+$(BUILD)/fuzz/fuzz_def:     $(DEF_SRC)
+$(BUILD)/fuzz/fuzz_param:   $(PARAM_SRC)
+$(BUILD)/fuzz/fuzz_extract: $(PARAM_SRC)
+
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(wildcard src/*.h)
+	mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
+	    -ljansson -lm
+
+unit: $(UNIT_BIN) $(FUZZ_BIN)
+
+bench-tools: $(BENCH_BIN)
+
+$(BENCH_BIN): util/ws-bench.c
+	mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+# Each target from its seed corpus (and what earlier runs found, kept in
+# build/fuzz/corpus/), never writing into t/; a finding is left in
+# build/fuzz/findings/ and makes the run fail.
+fuzz: deps $(FUZZ_BIN)
+	@rc=0; \
+	for t in $(FUZZ_TARGETS); do \
+	    run=$(CURDIR)/$(BUILD)/fuzz/run/$$t; \
+	    mkdir -p $$run $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/findings/$$t; \
+	    dict=; \
+	    if [ -f t/fuzz/$$t.dict ]; then dict=-dict=$(CURDIR)/t/fuzz/$$t.dict; fi; \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS) s, log in $$run/fuzz-0.log"; \
+	    (cd $$run && $(CURDIR)/$(BUILD)/fuzz/fuzz_$$t -jobs=1 -workers=1 \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=$(CURDIR)/$(BUILD)/fuzz/findings/$$t/ $$dict \
+	        $(CURDIR)/$(BUILD)/fuzz/corpus/$$t $(CURDIR)/t/fuzz/corpus/$$t \
+	        > /dev/null); \
+	    if [ $$? -ne 0 ]; then \
+	        rc=1; echo "fuzz_$$t: FINDING in $(BUILD)/fuzz/findings/$$t/"; \
+	        tail -n 60 $$run/fuzz-0.log; \
+	    else \
+	        grep -E '^(Done|stat::number_of_executed_units)' $$run/fuzz-0.log; \
+	        grep -E '#[0-9]+ *(DONE|pulse|NEW|REDUCE)' $$run/fuzz-0.log \
+	            | tail -n 1; \
+	    fi; \
+	done; \
+	exit $$rc
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -105,16 +164,21 @@ stop:
 test: deps all unit
 	prove -r t
 
+bench: all bench-tools
+	util/bench.sh
+
 # the whole suite against the sanitized module: nginx is started through
 # util/asan-nginx, which preloads the sanitizer runtimes; any report fails
 test-asan: deps all unit $(ASAN_MODULE)
 	rm -rf $(ASAN_BUILD)/reports && mkdir -p $(ASAN_BUILD)/reports
+	rm -rf $(ASAN_BUILD)/tmp && mkdir -p $(ASAN_BUILD)/tmp
 	WSAPI_MODULE=$(CURDIR)/$(ASAN_MODULE) \
 	WSAPI_NGINX=$(CURDIR)/util/asan-nginx \
 	WSAPI_ASAN_REPORTS=$(CURDIR)/$(ASAN_BUILD)/reports \
+	WSAPI_TMPDIR=$(CURDIR)/$(ASAN_BUILD)/tmp WSAPI_KEEP=1 \
 	WSAPI_TIMEOUT_SCALE=3 \
 	    prove -r t
-	util/asan-nginx --check $(ASAN_BUILD)/reports
+	util/asan-nginx --check $(ASAN_BUILD)/reports $(ASAN_BUILD)/tmp
 
 clean:
 	rm -rf $(BUILD)

@@ -636,6 +636,15 @@ ngx_http_ws_api_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* a constant would make every caller that identity */
+
+    if (ngx_http_script_variables_count(&value[1]) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"ws_api_admin_identity\" needs a variable, "
+                           "such as $remote_user, not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
     wlcf->identity = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
     if (wlcf->identity == NULL) {
         return NGX_CONF_ERROR;

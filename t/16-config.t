@@ -189,5 +189,8 @@ fails(conf(http => 'ws_api_admin_identity;'), qr/ws_api_admin_identity/,
       'ws_api_admin_identity without a value');
 fails(conf(http => 'ws_api_admin_identity $a $b;'), qr/ws_api_admin_identity/,
       'ws_api_admin_identity with two values');
+fails(conf(http => 'ws_api_admin_identity admin;'),
+      [qr/ws_api_admin_identity/, qr/needs a variable/],
+      'ws_api_admin_identity with a constant: every caller would be "admin"');
 
 done_testing;
