@@ -1595,7 +1595,7 @@ ngx_http_ws_api_admin_list_named_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
     size_t         i, n;
-    json_t        *list, *item, **items;
+    json_t        *list, *item, *stored, **items;
     json_error_t   err;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
@@ -1618,21 +1618,21 @@ ngx_http_ws_api_admin_list_named_step(ngx_http_ws_api_admin_t *ctx,
             continue;
         }
 
-        item = json_loadb(reply->element[i + 1]->str,
-                          reply->element[i + 1]->len, 0, &err);
+        stored = json_loadb(reply->element[i + 1]->str,
+                            reply->element[i + 1]->len, 0, &err);
 
-        if (!json_is_object(item)) {
+        item = json_is_object(stored)
+               ? json_pack("{s:s%}", "name", reply->element[i]->str,
+                           (size_t) reply->element[i]->len)
+               : NULL;
+
+        if (item == NULL || json_object_update(item, stored) != 0) {
             json_decref(item);
+            json_decref(stored);
             continue;
         }
 
-        if (json_object_set_new(item, "name",
-                                json_stringn(reply->element[i]->str,
-                                             reply->element[i]->len)))
-        {
-            json_decref(item);
-            continue;
-        }
+        json_decref(stored);
 
         items[n++] = item;
     }
@@ -1701,7 +1701,7 @@ static ngx_int_t
 ngx_http_ws_api_admin_get_named_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
-    json_t        *item;
+    json_t        *item, *stored;
     json_error_t   err;
 
     if (reply->type == REDIS_REPLY_NIL) {
@@ -1716,17 +1716,24 @@ ngx_http_ws_api_admin_get_named_step(ngx_http_ws_api_admin_t *ctx,
         return ngx_http_ws_api_admin_redis_error(ctx, reply);
     }
 
-    item = json_loadb(reply->str, reply->len, 0, &err);
+    stored = json_loadb(reply->str, reply->len, 0, &err);
 
-    if (!json_is_object(item)) {
-        json_decref(item);
+    if (!json_is_object(stored)) {
+        json_decref(stored);
         return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                           NULL, "the record stored in Redis "
                                           "is invalid");
     }
 
-    json_object_set_new(item, "name", json_stringn((char *) ctx->arg.data,
-                                                   ctx->arg.len));
+    item = json_pack("{s:s%}", "name", ctx->arg.data, ctx->arg.len);
+
+    if (item == NULL || json_object_update(item, stored) != 0) {
+        json_decref(item);
+        json_decref(stored);
+        return NGX_ERROR;
+    }
+
+    json_decref(stored);
 
     return ngx_http_ws_api_admin_respond(ctx, NGX_HTTP_OK, item);
 }
