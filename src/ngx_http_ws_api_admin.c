@@ -156,6 +156,8 @@ static ngx_int_t ngx_http_ws_api_admin_list_named(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_list_named_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_ws_api_admin_list(ngx_http_ws_api_admin_t *ctx,
+    redisReply *reply, size_t first, const char *key);
 static ngx_int_t ngx_http_ws_api_admin_get_named(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_get_named_step(
@@ -859,71 +861,9 @@ static ngx_int_t
 ngx_http_ws_api_admin_list_apis_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
-    size_t         i, n;
-    json_t        *list, *def, **defs;
-    json_error_t   err;
+    /* the reply of LOAD: rev, then ids and definitions */
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        return ngx_http_ws_api_admin_redis_error(ctx, reply);
-    }
-
-    defs = ngx_palloc(ctx->request->pool,
-                      (reply->elements / 2 + 1) * sizeof(json_t *));
-    if (defs == NULL) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (i = 1; i + 1 < reply->elements; i += 2) {
-
-        if (reply->element[i + 1]->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        def = json_loadb(reply->element[i + 1]->str,
-                         reply->element[i + 1]->len, 0, &err);
-
-        if (!json_is_object(def)
-            || !json_is_string(json_object_get(def, "apiName")))
-        {
-            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                          "ws_api definition \"%*s\" in Redis is invalid, "
-                          "left out of the list",
-                          (size_t) reply->element[i]->len,
-                          reply->element[i]->str);
-            json_decref(def);
-            continue;
-        }
-
-        if (!ngx_http_ws_api_admin_visible(ctx, def)) {
-            json_decref(def);
-            continue;
-        }
-
-        defs[n++] = def;
-    }
-
-    ngx_qsort(defs, n, sizeof(json_t *), ngx_http_ws_api_admin_compare);
-
-    list = json_array();
-
-    for (i = 0; i < n; i++) {
-        if (list) {
-            json_array_append_new(list,
-                                  ngx_http_ws_api_admin_output(ctx, defs[i],
-                                                               1));
-        }
-
-        json_decref(defs[i]);
-    }
-
-    if (list == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_ws_api_admin_respond(ctx, NGX_HTTP_OK,
-                                         json_pack("{s:o}", "apis", list));
+    return ngx_http_ws_api_admin_list(ctx, reply, 1, "apis");
 }
 
 
@@ -1594,8 +1534,28 @@ static ngx_int_t
 ngx_http_ws_api_admin_list_named_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
+    /* the reply of LIST: names and records */
+
+    return ngx_http_ws_api_admin_list(ctx, reply, 0,
+                                      ctx->route->collection.data[0] == 'u'
+                                      ? "users" : "teams");
+}
+
+
+/*
+ * {key: [...]}: the pairs (name or id, JSON) of the reply from its element
+ * first on, as summaries of APIs the caller may see, or as users and
+ * teams with their names; sorted
+ */
+
+static ngx_int_t
+ngx_http_ws_api_admin_list(ngx_http_ws_api_admin_t *ctx, redisReply *reply,
+    size_t first, const char *key)
+{
     size_t         i, n;
     json_t        *list, *item, *stored, **items;
+    ngx_uint_t     apis;
+    redisReply    *name, *text;
     json_error_t   err;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
@@ -1608,33 +1568,50 @@ ngx_http_ws_api_admin_list_named_step(ngx_http_ws_api_admin_t *ctx,
         return NGX_ERROR;
     }
 
+    apis = (key[0] == 'a');
     n = 0;
 
-    for (i = 0; i + 1 < reply->elements; i += 2) {
+    for (i = first; i + 1 < reply->elements; i += 2) {
 
-        if (reply->element[i]->type != REDIS_REPLY_STRING
-            || reply->element[i + 1]->type != REDIS_REPLY_STRING)
+        name = reply->element[i];
+        text = reply->element[i + 1];
+
+        if (name->type != REDIS_REPLY_STRING
+            || text->type != REDIS_REPLY_STRING)
         {
             continue;
         }
 
-        stored = json_loadb(reply->element[i + 1]->str,
-                            reply->element[i + 1]->len, 0, &err);
+        stored = json_loadb(text->str, text->len, 0, &err);
 
-        item = json_is_object(stored)
-               ? json_pack("{s:s%}", "name", reply->element[i]->str,
-                           (size_t) reply->element[i]->len)
-               : NULL;
-
-        if (item == NULL || json_object_update(item, stored) != 0) {
-            json_decref(item);
+        if (!json_is_object(stored)
+            || (apis && !json_is_string(json_object_get(stored, "apiName"))))
+        {
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "ws_api record \"%*s\" in Redis is invalid, left "
+                          "out of the list", (size_t) name->len, name->str);
             json_decref(stored);
             continue;
         }
 
+        if (apis) {
+            item = ngx_http_ws_api_admin_visible(ctx, stored)
+                   ? ngx_http_ws_api_admin_output(ctx, stored, 1) : NULL;
+
+        } else {
+            item = json_pack("{s:s%}", "name", name->str, (size_t) name->len);
+
+            if (item && json_object_update(item, stored) != 0) {
+                json_decref(item);
+                item = NULL;
+            }
+        }
+
         json_decref(stored);
 
-        items[n++] = item;
+        if (item) {
+            items[n++] = item;
+        }
     }
 
     ngx_qsort(items, n, sizeof(json_t *), ngx_http_ws_api_admin_compare);
@@ -1654,8 +1631,7 @@ ngx_http_ws_api_admin_list_named_step(ngx_http_ws_api_admin_t *ctx,
     }
 
     return ngx_http_ws_api_admin_respond(ctx, NGX_HTTP_OK,
-               json_pack("{s:o}", ctx->route->collection.data[0] == 'u'
-                                  ? "users" : "teams", list));
+                                         json_pack("{s:o}", key, list));
 }
 
 
