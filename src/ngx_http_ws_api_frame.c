@@ -151,8 +151,8 @@ int
 ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
     size_t len)
 {
-    size_t   n, i;
-    u_char  *ctrl;
+    size_t  n, i;
+    u_char  c;
 
     if (f->error) {
         return NGX_HTTP_WS_API_FRAME_ERROR;
@@ -183,10 +183,18 @@ ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
         n = (f->payload < len) ? (size_t) f->payload : len;
 
         if (ngx_http_ws_api_op_control(f->opcode)) {
-            ctrl = f->ctrl + f->pos;
 
-            for (i = 0; i < n; i++) {
-                ctrl[i] = p[i] ^ f->mask[(f->pos + i) & 3];
+            /* a close frame's code is kept, its reason checked as it comes */
+
+            for (i = 0; f->opcode == NGX_HTTP_WS_API_OP_CLOSE && i < n; i++) {
+                c = p[i] ^ f->mask[(f->pos + i) & 3];
+
+                if (f->pos + i < 2) {
+                    f->ctrl[f->pos + i] = c;
+
+                } else if (f->ctrl_utf8 != NGX_HTTP_WS_API_UTF8_REJECT) {
+                    f->ctrl_utf8 = ngx_http_ws_api_utf8_step(f->ctrl_utf8, c);
+                }
             }
 
         } else if (f->msg_check) {
@@ -478,6 +486,7 @@ ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
 
     if (ngx_http_ws_api_op_control(f->opcode)) {
         f->ctrl_len = (u_char) f->payload;
+        f->ctrl_utf8 = NGX_HTTP_WS_API_UTF8_ACCEPT;
 
         if (f->payload == 0) {
             return ngx_http_ws_api_frame_end(f);
@@ -652,7 +661,7 @@ ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f)
                                           "invalid close status code");
     }
 
-    if (!ngx_http_ws_api_utf8_valid(f->ctrl + 2, f->ctrl_len - 2)) {
+    if (f->ctrl_utf8 != NGX_HTTP_WS_API_UTF8_ACCEPT) {
         return ngx_http_ws_api_frame_fail(f,
                                           NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
                                           "invalid UTF-8 in a close reason");

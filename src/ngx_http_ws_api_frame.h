@@ -6,6 +6,9 @@
 
 /*
  * The streaming WebSocket frame parser (RFC 6455) with its UTF-8 check.
+ * It keeps about 150 bytes of state per direction: nothing of a payload
+ * is copied, not even a control frame's (a close reason is checked as it
+ * streams).
  *
  * One parser follows one direction of one connection.  It is fed the
  * bytes of the stream in order, in pieces of any size, and works on them
@@ -103,8 +106,9 @@ typedef struct {
     uint64_t     payload;      /* payload bytes of the current frame left */
     uint64_t     pos;          /* payload bytes of it consumed */
     uint32_t     utf8;         /* UTF-8 decoder state */
-    u_char       ctrl[125];    /* a control frame's payload, unmasked */
-    u_char       ctrl_len;
+    u_char       ctrl[2];      /* a close frame's status code */
+    u_char       ctrl_len;     /* a control frame's payload length */
+    uint32_t     ctrl_utf8;    /* UTF-8 decoder state of a close reason */
     u_char       hsize;        /* the size of the current frame's header */
     unsigned     held:1;       /* the current frame is committed only whole */
     uint64_t     seq_start;    /* offset of an incomplete UTF-8 sequence */

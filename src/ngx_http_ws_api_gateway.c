@@ -18,9 +18,13 @@
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_param.h"
 #include "ngx_http_ws_api_def.h"
+#include "ngx_http_ws_api_relay.h"
 
 
 #define NGX_HTTP_WS_API_UPGRADE_REQUIRED  426
+
+/* request headers looked at on the stack; more go to the request's pool */
+#define NGX_HTTP_WS_API_STACK_HEADERS     48
 
 
 /* why a request is not a WebSocket upgrade, checked before the lock */
@@ -450,10 +454,11 @@ static ngx_int_t
 ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
     ngx_http_ws_api_entry_t *e, json_t **error)
 {
-    u_char                    *scratch;
+    u_char                     stack_scratch[2048], *scratch;
     ngx_uint_t                 i, n, nheaders, want_headers;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h;
+    ngx_http_ws_api_header_t   stack_headers[NGX_HTTP_WS_API_STACK_HEADERS];
     ngx_http_ws_api_header_t  *headers;
     ngx_http_ws_api_reason_e   reason;
 
@@ -470,6 +475,11 @@ ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
         }
     }
 
+    /*
+     * the request's pool is kept for the life of the connection: what
+     * is needed only here lives on the stack when it fits
+     */
+
     headers = NULL;
     nheaders = 0;
 
@@ -481,9 +491,14 @@ ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
             n += part->nelts;
         }
 
-        headers = ngx_palloc(r->pool, n * sizeof(ngx_http_ws_api_header_t));
-        if (headers == NULL) {
-            return NGX_ERROR;
+        headers = stack_headers;
+
+        if (n > NGX_HTTP_WS_API_STACK_HEADERS) {
+            headers = ngx_palloc(r->pool,
+                                 n * sizeof(ngx_http_ws_api_header_t));
+            if (headers == NULL) {
+                return NGX_ERROR;
+            }
         }
 
         for (part = &r->headers_in.headers.part; part; part = part->next) {
@@ -499,9 +514,9 @@ ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
         }
     }
 
-    scratch = NULL;
+    scratch = stack_scratch;
 
-    if (r->args.len) {
+    if (r->args.len > sizeof(stack_scratch)) {
         scratch = ngx_pnalloc(r->pool, r->args.len);
         if (scratch == NULL) {
             return NGX_ERROR;
@@ -590,12 +605,23 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     u_char                 *p;
     size_t                  len, escape;
     ngx_str_t               path;
+    ngx_pool_cleanup_t     *cln;
     ngx_http_ws_api_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_api_ctx_t));
     if (ctx == NULL) {
         return NGX_ERROR;
     }
+
+    /* the relay's state, if the connection is upgraded, is freed here */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_ws_api_relay_cleanup;
+    cln->data = ctx;
 
     path = *extra;
 

@@ -90,7 +90,6 @@ static ngx_int_t ngx_http_ws_api_relay_hook(ngx_http_request_t *r,
     ngx_http_ws_api_ctx_t *ctx);
 static void ngx_http_ws_api_relay_extensions(ngx_http_request_t *r,
     ngx_http_ws_api_relay_t *relay);
-static void ngx_http_ws_api_relay_cleanup(void *data);
 static ngx_http_ws_api_stream_t *ngx_http_ws_api_relay_stream(
     ngx_connection_t *c, ngx_uint_t sending, ngx_http_ws_api_relay_t **relay);
 static ssize_t ngx_http_ws_api_relay_send(ngx_connection_t *c, u_char *buf,
@@ -158,7 +157,6 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
     size_t                     len, size;
     ngx_buf_t                 *b;
     ngx_connection_t          *c, *pc;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_upstream_t       *u;
     ngx_http_ws_api_relay_t   *relay;
     ngx_http_ws_api_stream_t  *up, *down;
@@ -167,15 +165,19 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
     u = r->upstream;
     pc = u->peer.connection;
 
-    relay = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_api_relay_t));
+    /*
+     * the request's pool has filled its first pages by now: a block of
+     * its own would cost a page per connection, an allocation of its own
+     * costs what it holds (freed by ngx_http_ws_api_relay_cleanup(),
+     * which the gateway registered)
+     */
+
+    relay = ngx_calloc(sizeof(ngx_http_ws_api_relay_t), c->log);
     if (relay == NULL) {
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    ctx->relay = relay;
 
     /*
      * the client's buffer, as nginx would make it; bytes the client sent
@@ -246,10 +248,6 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
     pc->send = ngx_http_ws_api_relay_send;
     pc->recv = ngx_http_ws_api_relay_recv;
 
-    cln->handler = ngx_http_ws_api_relay_cleanup;
-    cln->data = relay;
-
-    ctx->relay = relay;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "ws_api relay hooked, %uz bytes pipelined, %uz behind "
@@ -338,12 +336,19 @@ ngx_http_ws_api_relay_extensions(ngx_http_request_t *r,
 }
 
 
-static void
+void
 ngx_http_ws_api_relay_cleanup(void *data)
 {
-    ngx_http_ws_api_relay_t *relay = data;
+    ngx_http_ws_api_ctx_t *ctx = data;
 
-    ngx_connection_t  *c;
+    ngx_connection_t         *c;
+    ngx_http_ws_api_relay_t  *relay;
+
+    relay = ctx->relay;
+
+    if (relay == NULL) {
+        return;
+    }
 
     if (relay->timer.timer_set) {
         ngx_del_timer(&relay->timer);
@@ -362,6 +367,10 @@ ngx_http_ws_api_relay_cleanup(void *data)
 
     c->send = relay->down.send;
     c->recv = relay->up.recv;
+
+    ctx->relay = NULL;
+
+    ngx_free(relay);
 }
 
 

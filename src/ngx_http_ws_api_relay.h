@@ -14,5 +14,11 @@
 /* registers the header filter that hooks an upgraded connection */
 ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
 
+/*
+ * A pool cleanup of the gateway's context: frees the relay's state, if
+ * any (it is not in the request's pool, which is full by then)
+ */
+void ngx_http_ws_api_relay_cleanup(void *data);
+
 
 #endif /* _NGX_HTTP_WS_API_RELAY_H_INCLUDED_ */
