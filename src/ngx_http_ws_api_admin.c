@@ -584,7 +584,15 @@ ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_ws_api_admin_start(ngx_http_ws_api_admin_t *ctx)
 {
-    if (ctx->route->public || ctx->superuser) {
+    /*
+     * an identity that cannot be a user's name (a long certificate DN,
+     * say) has no user in Redis: no privileges, no teams
+     */
+
+    if (ctx->route->public || ctx->superuser
+        || !ngx_http_ws_api_user_name_valid(ctx->identity.data,
+                                            ctx->identity.len))
+    {
         return ngx_http_ws_api_admin_authorized(ctx);
     }
 

@@ -64,6 +64,7 @@ static int ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t n);
 static int ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f);
+static uint64_t ngx_http_ws_api_frame_held_from(ngx_http_ws_api_frame_t *f);
 static void ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_fail(ngx_http_ws_api_frame_t *f, int code,
     const char *reason);
@@ -527,11 +528,12 @@ ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
     f->in_message = !f->fin;
     f->held = f->msg_check && f->hsize + f->payload <= f->hold;
 
-    ngx_http_ws_api_frame_sync(f);
-
     if (f->payload == 0) {
+        /* it commits the frame, or not if the frame breaks a rule */
         return ngx_http_ws_api_frame_end(f);
     }
+
+    ngx_http_ws_api_frame_sync(f);
 
     return NGX_HTTP_WS_API_FRAME_OK;
 }
@@ -558,7 +560,6 @@ ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f, const u_char *p,
 
             if (j < n) {
                 f->seq_start = f->offset + j;
-                f->seq_frame = f->frame_start;
             }
         }
 
@@ -580,12 +581,18 @@ ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f, const u_char *p,
         bad = (j < i) ? f->offset + j : f->seq_start;
     }
 
-    if (f->held && bad > f->frame_start) {
+    /* the bytes of a sequence begun in an earlier frame went out with it */
+
+    if (bad < f->frame_start + f->hsize) {
+        bad = f->frame_start + f->hsize;
+    }
+
+    if (f->held) {
         bad = f->frame_start;
     }
 
     f->commit = bad;
-    f->boundary = (bad < f->frame_start) ? f->seq_frame : f->frame_start;
+    f->boundary = f->frame_start;
 
     f->offset += i + 1;
 
@@ -616,7 +623,14 @@ ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f)
     } else if (f->fin && f->msg_check) {
 
         if (f->utf8 != NGX_HTTP_WS_API_UTF8_ACCEPT) {
-            ngx_http_ws_api_frame_sync(f);
+
+            /* what the frame has before the sequence; an empty frame, no */
+
+            if (f->offset > f->frame_start + f->hsize) {
+                ngx_http_ws_api_frame_sync(f);
+            }
+
+            f->boundary = f->frame_start;
 
             return ngx_http_ws_api_frame_fail(f,
                                       NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
@@ -677,23 +691,40 @@ ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f)
  * message if it comes first; also after any frame is whole.
  */
 
+/*
+ * Where an incomplete UTF-8 sequence makes the commit stop: its first byte
+ * in the current frame.  Only bytes of the frame being received are held:
+ * a frame that ends inside a sequence is let go with the bytes it has, or
+ * the control frames and fragments behind it would wait for the
+ * sequence's end, and fill the relay's buffer.
+ */
+
+static uint64_t
+ngx_http_ws_api_frame_held_from(ngx_http_ws_api_frame_t *f)
+{
+    uint64_t  from;
+
+    if (!f->msg_check || f->utf8 == NGX_HTTP_WS_API_UTF8_ACCEPT) {
+        return UINT64_MAX;
+    }
+
+    from = f->frame_start + f->hsize;
+
+    return (f->seq_start > from) ? f->seq_start : from;
+}
+
+
 static void
 ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f)
 {
-    uint64_t  limit;
+    uint64_t  limit, from;
 
     limit = f->held ? f->frame_start : f->offset;
 
-    if (f->msg_check && f->utf8 != NGX_HTTP_WS_API_UTF8_ACCEPT
-        && f->seq_start < limit)
-    {
-        f->commit = f->seq_start;
-        f->boundary = f->seq_frame;
+    from = ngx_http_ws_api_frame_held_from(f);
 
-    } else {
-        f->commit = limit;
-        f->boundary = f->frame_start;
-    }
+    f->commit = (from < limit) ? from : limit;
+    f->boundary = f->frame_start;
 }
 
 

@@ -14,9 +14,11 @@
  * bytes of the stream in order, in pieces of any size, and works on them
  * in place: no allocation, no copy of payloads.  It tells the caller how
  * much of the stream may be forwarded ("commit"): never the bytes of a
- * frame whose header is incomplete or breaks a rule, never an incomplete
- * or invalid UTF-8 sequence, and a text frame of at most "hold" bytes only
- * once it is whole and valid.
+ * frame whose header is incomplete or breaks a rule, never an invalid
+ * UTF-8 sequence nor an incomplete one while its frame is coming (a frame
+ * that ends inside a character is let go whole, so that the frames behind
+ * it never wait for the character's end), and a text frame of at most
+ * "hold" bytes only once it is whole and valid.
  *
  * Pure logic: no nginx objects, so it is unit-tested and fuzzed directly.
  */
@@ -77,11 +79,11 @@ typedef struct {
     uint64_t     offset;       /* bytes consumed since the stream began */
     uint64_t     commit;       /* bytes that may be forwarded: never
                                   decreases; it stays at an incomplete UTF-8
-                                  sequence of a text message, and so before
-                                  any control frame that follows it, until
-                                  the sequence is complete */
+                                  sequence while the frame that has it is
+                                  coming */
     uint64_t     boundary;     /* the last frame boundary at or before
-                                  commit */
+                                  commit; after a violation, the start of
+                                  the offending frame */
     unsigned     closed:1;     /* a whole close frame has been consumed */
     int          close_code;   /* its status code, 1005 if it had none */
 
@@ -112,7 +114,6 @@ typedef struct {
     u_char       hsize;        /* the size of the current frame's header */
     unsigned     held:1;       /* the current frame is committed only whole */
     uint64_t     seq_start;    /* offset of an incomplete UTF-8 sequence */
-    uint64_t     seq_frame;    /* the start of the frame that holds it */
 } ngx_http_ws_api_frame_t;
 
 

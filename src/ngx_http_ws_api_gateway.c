@@ -544,52 +544,57 @@ static json_t *
 ngx_http_ws_api_gateway_param_error(const ngx_http_ws_api_param_t *p,
     ngx_http_ws_api_reason_e reason)
 {
-    char          message[512], *m, *end;
-    size_t        i;
-    const char   *in;
+    u_char      message[512], *m, *last;
+    size_t      i, len;
+    const char  *in;
 
     in = (p->in == NGX_HTTP_WS_API_IN_HEADER) ? "header" : "query parameter";
+    len = ngx_min(p->name_len, 256);
 
     m = message;
-    end = message + sizeof(message);
+    last = message + sizeof(message) - 1;
 
     switch (reason) {
 
     case NGX_HTTP_WS_API_PARAM_MISSING:
-        m += snprintf(m, end - m, "required %s \"%.*s\" is missing", in,
-                      (int) ngx_min(p->name_len, 256), p->name);
+        m = ngx_slprintf(m, last, "required %s \"%*s\" is missing", in,
+                         len, p->name);
         break;
 
     case NGX_HTTP_WS_API_PARAM_NOT_ARRAY:
-        m += snprintf(m, end - m, "%s \"%.*s\" takes a single value", in,
-                      (int) ngx_min(p->name_len, 256), p->name);
+        m = ngx_slprintf(m, last, "%s \"%*s\" takes a single value", in,
+                         len, p->name);
         break;
 
     case NGX_HTTP_WS_API_PARAM_INVALID_TYPE:
-        m += snprintf(m, end - m, "%s \"%.*s\" must be of type %s", in,
-                      (int) ngx_min(p->name_len, 256), p->name,
-                      ngx_http_ws_api_type_name(p->type));
+        m = ngx_slprintf(m, last, "%s \"%*s\" must be of type %s", in,
+                         len, p->name, ngx_http_ws_api_type_name(p->type));
         break;
 
     default: /* NGX_HTTP_WS_API_PARAM_NOT_ALLOWED */
-        m += snprintf(m, end - m, "%s \"%.*s\" has a value that is not "
-                      "allowed; allowed:", in,
-                      (int) ngx_min(p->name_len, 256), p->name);
+        m = ngx_slprintf(m, last, "%s \"%*s\" has a value that is not "
+                         "allowed; allowed:", in, len, p->name);
 
-        for (i = 0; i < p->nvalues && m < end - 16; i++) {
-            m += snprintf(m, end - m, "%s \"%.*s\"", i ? "," : "",
-                          (int) ngx_min(p->values[i].len, 64),
-                          p->values[i].data);
+        for (i = 0; i < p->nvalues && last - m > 80; i++) {
+            m = ngx_slprintf(m, last, "%s \"%*s\"", i ? "," : "",
+                             ngx_min(p->values[i].len, 64),
+                             p->values[i].data);
         }
 
-        if (i < p->nvalues && m < end - 5) {
-            ngx_memcpy(m, " ...", 5);
+        if (i < p->nvalues) {
+            m = ngx_slprintf(m, last, " ...");
         }
     }
 
+    *m = '\0';
+
+    /* a value may have been cut inside a character */
+
+    ngx_http_ws_api_json_sanitize(message, m - message);
+
     return json_pack("{s:{s:i, s:s, s:s%, s:s, s:s}}", "error",
                      "status", 400,
-                     "message", message,
+                     "message", (char *) message,
                      "parameter", (const char *) p->name, p->name_len,
                      "in", ngx_http_ws_api_in_name(p->in),
                      "reason", ngx_http_ws_api_reason_name(reason));

@@ -14,6 +14,7 @@
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_frame.h"
 #include <jansson.h>
 
 
@@ -105,7 +106,7 @@ ngx_int_t
 ngx_http_ws_api_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *field, const char *fmt, ...)
 {
-    u_char     message[512], *p, *last;
+    u_char     message[512], *last;
     json_t    *doc, *err;
     va_list    args;
     ngx_int_t  rc;
@@ -118,21 +119,7 @@ ngx_http_ws_api_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     /* what a client sent may be in it: JSON takes valid UTF-8 only */
 
-    for (p = message; p < last; /* void */) {
-
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                *p = '?';
-            }
-
-            p++;
-            continue;
-        }
-
-        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
-            p[-1] = '?';
-        }
-    }
+    ngx_http_ws_api_json_sanitize(message, last - message);
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -161,6 +148,47 @@ ngx_http_ws_api_send_error(ngx_http_request_t *r, ngx_uint_t status,
     json_decref(doc);
 
     return rc;
+}
+
+
+/*
+ * Makes a text valid UTF-8 without control characters, in place: what is
+ * not (a byte of a broken or cut sequence, a control character) becomes
+ * "?".  For messages that quote what a client sent.
+ */
+
+void
+ngx_http_ws_api_json_sanitize(u_char *p, size_t len)
+{
+    u_char  *last;
+    size_t   n;
+
+    last = p + len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                *p = '?';
+            }
+
+            p++;
+            continue;
+        }
+
+        n = (*p >= 0xc2 && *p <= 0xdf) ? 2
+            : (*p >= 0xe0 && *p <= 0xef) ? 3
+            : (*p >= 0xf0 && *p <= 0xf4) ? 4 : 0;
+
+        if (n && (size_t) (last - p) >= n
+            && ngx_http_ws_api_utf8_valid(p, n))
+        {
+            p += n;
+            continue;
+        }
+
+        *p++ = '?';
+    }
 }
 
 

@@ -78,6 +78,7 @@ ngx_int_t ngx_http_ws_api_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_ws_api_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *field, const char *fmt, ...);
 ngx_int_t ngx_http_ws_api_json_filter_init(ngx_conf_t *cf);
+void ngx_http_ws_api_json_sanitize(u_char *p, size_t len);
 
 /* ngx_http_ws_api_admin.c */
 

@@ -360,12 +360,12 @@ test_conf(ngx_http_ws_api_frame_t *f, int masked, size_t hold)
  */
 
 static void
-test_oracle_chars(test_stream_t *s, const size_t *pos, size_t n,
-    uint64_t *rel)
+test_oracle_chars(test_stream_t *s, const size_t *pos, const uint64_t *fend,
+    size_t n, uint64_t *rel)
 {
     size_t    k, m, l;
     u_char    c;
-    uint64_t  last;
+    uint64_t  last, lim;
 
     k = 0;
 
@@ -373,22 +373,19 @@ test_oracle_chars(test_stream_t *s, const size_t *pos, size_t n,
         c = s->plain[pos[k]];
         l = (c < 0x80) ? 1 : (c < 0xe0) ? 2 : (c < 0xf0) ? 3 : 4;
 
-        if (k + l > n) {
+        /*
+         * a character's bytes are released when it is whole, or when the
+         * frame they are in ends, whichever comes first; a character
+         * still incomplete, with its frames
+         */
 
-            /* a character still incomplete: never released */
+        last = (k + l > n) ? UINT64_MAX : pos[k + l - 1] + 1;
 
-            for (m = k; m < n; m++) {
-                rel[pos[m]] = UINT64_MAX;
-            }
+        for (m = k; m < k + l && m < n; m++) {
+            lim = (last < fend[m]) ? last : fend[m];
 
-            return;
-        }
-
-        last = pos[k + l - 1] + 1;
-
-        for (m = k; m < k + l; m++) {
-            if (rel[pos[m]] < last) {
-                rel[pos[m]] = last;
+            if (rel[pos[m]] < lim) {
+                rel[pos[m]] = lim;
             }
         }
 
@@ -403,14 +400,15 @@ test_oracle(const ngx_http_ws_api_frame_t *conf, test_stream_t *s)
     int            control, checked, held;
     u_char         op;
     size_t         k, n, *pos;
-    uint64_t       i, end, mx, c, o, *rel, *oracle;
+    uint64_t       i, end, mx, c, o, *rel, *oracle, *fend;
     test_frame_t  *fr;
 
     rel = calloc(s->len + 1, sizeof(uint64_t));
     oracle = calloc(s->len + 1, sizeof(uint64_t));
     pos = calloc(s->len + 1, sizeof(size_t));
+    fend = calloc(s->len + 1, sizeof(uint64_t));
 
-    if (rel == NULL || oracle == NULL || pos == NULL) {
+    if (rel == NULL || oracle == NULL || pos == NULL || fend == NULL) {
         perror("calloc");
         exit(2);
     }
@@ -439,18 +437,19 @@ test_oracle(const ngx_http_ws_api_frame_t *conf, test_stream_t *s)
             rel[i] = (control || held) ? end : i + 1;
 
             if (!control && checked) {
+                fend[n] = end;
                 pos[n++] = i;
             }
         }
 
         if (!control && (fr->b0 & TEST_FIN) && checked) {
-            test_oracle_chars(s, pos, n, rel);
+            test_oracle_chars(s, pos, fend, n, rel);
             n = 0;
         }
     }
 
     if (checked && n) {
-        test_oracle_chars(s, pos, n, rel);
+        test_oracle_chars(s, pos, fend, n, rel);
     }
 
     c = 0;
@@ -467,6 +466,7 @@ test_oracle(const ngx_http_ws_api_frame_t *conf, test_stream_t *s)
 
     free(rel);
     free(pos);
+    free(fend);
 
     return oracle;
 }
@@ -1328,7 +1328,7 @@ test_fragments(void)
 {
     int                      m, h;
     char                     name[128];
-    size_t                   k, seq;
+    size_t                   k;
     test_stream_t            s;
     ngx_http_ws_api_frame_t  conf;
 
@@ -1370,7 +1370,6 @@ test_fragments(void)
 
             test_stream_init(&s);
             test_str(&s, TEST_TEXT, m, "a\xe2");
-            seq = s.len - 1;
             test_str(&s, TEST_FIN | TEST_PING, m, "p");
             k = s.len;
             test_str(&s, TEST_FIN | TEST_CONT, m, "\x82\xac");
@@ -1379,8 +1378,8 @@ test_fragments(void)
                      m ? "masked" : "unmasked", h ? ", held" : "");
             test_check(name, &conf, &s, test_ok(s.len, s.len));
 
-            /* the ping waits behind the incomplete character */
-            test_prefix(name, &conf, &s, k, seq, 0);
+            /* the frame ends inside the character: it goes, the ping too */
+            test_prefix(name, &conf, &s, k, k, k);
             test_stream_free(&s);
 
             /* a 4-byte character split 1 + 2 + 1, ping and pong */
@@ -1401,9 +1400,14 @@ test_fragments(void)
 
             test_stream_init(&s);
             test_str(&s, TEST_TEXT, m, "a\xe2");
-            seq = s.len - 1;
             test_str(&s, TEST_FIN | TEST_PING, m, "p");
+            k = s.len;
             test_str(&s, TEST_FIN | TEST_CONT, m, "\x82\x41");
+
+            /*
+             * the first frame went out with the lead byte; of the frame
+             * with the bad byte, its header if it is streamed
+             */
 
             snprintf(name, sizeof(name), "bad continuation in the next "
                      "frame, %s%s", m ? "masked" : "unmasked",
@@ -1411,14 +1415,14 @@ test_fragments(void)
             test_check(name, &conf, &s,
                        test_err(NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
                                 "invalid UTF-8 in a text message",
-                                seq, s.len));
+                                h ? k : k + (m ? 6 : 2), s.len));
             test_stream_free(&s);
 
             /* the message ends inside a character */
 
             test_stream_init(&s);
             test_str(&s, TEST_TEXT, m, "a\xe2");
-            seq = s.len - 1;
+            k = s.len;
             test_str(&s, TEST_FIN | TEST_CONT, m, "\x82");
 
             snprintf(name, sizeof(name), "message ends inside a character, "
@@ -1426,44 +1430,41 @@ test_fragments(void)
             test_check(name, &conf, &s,
                        test_err(NGX_HTTP_WS_API_CLOSE_INVALID_DATA,
                                 "text message ends inside a UTF-8 sequence",
-                                seq, s.len));
+                                h ? k : k + (m ? 6 : 2), s.len));
             test_stream_free(&s);
 
             /* ... with an empty last frame */
 
             test_stream_init(&s);
             test_str(&s, TEST_TEXT, m, "a\xf0\x9f");
-            seq = s.len - 2;
             test_str(&s, TEST_FIN | TEST_PING, m, "");
+            k = s.len;
             test_str(&s, TEST_FIN | TEST_CONT, m, "");
+
+            /* nothing of the empty frame that ends the message */
 
             snprintf(name, sizeof(name), "empty last frame inside a "
                      "character, %s%s", m ? "masked" : "unmasked",
                      h ? ", held" : "");
             test_check(name, &conf, &s,
                        test_err(NGX_HTTP_WS_API_CLOSE_INVALID_DATA, NULL,
-                                seq, s.len));
+                                k, s.len));
             test_stream_free(&s);
 
             /* a close frame inside a message with an incomplete character */
 
             test_stream_init(&s);
             test_str(&s, TEST_TEXT, m, "ab\xc3");
-            seq = s.len - 1;
             test_close(&s, m, 1001, "bye");
+
+            /* the frame ends inside a character: it goes, the close too */
 
             snprintf(name, sizeof(name), "close inside a character, %s%s",
                      m ? "masked" : "unmasked", h ? ", held" : "");
             {
                 test_expect_t  e;
 
-                e = test_ok(h ? 0 : seq, s.len);
-
-                /* a held frame ends at a character boundary: commit 0 */
-                if (h) {
-                    e.commit = s.frames[0].hsize + 2;
-                }
-
+                e = test_ok(s.len, s.len);
                 e.close_code = 1001;
                 test_check(name, &conf, &s, e);
             }
@@ -1761,7 +1762,7 @@ test_violations(void)
         }
         test_stream_free(&s);
 
-        /* the header of an offending frame waits behind a character */
+        /* a frame that ends inside a character goes before the next one */
 
         test_begin();
         test_str(&s, TEST_TEXT, m, "a\xe2");
@@ -1769,7 +1770,7 @@ test_violations(void)
         test_name("reserved opcode after an incomplete character");
         test_check(name, &conf, &s,
                    test_err(NGX_HTTP_WS_API_CLOSE_PROTOCOL, NULL,
-                            s.frames[s.nframes - 1].start - 1,
+                            s.frames[s.nframes - 1].start,
                             s.frames[s.nframes - 1].start + 1));
         test_stream_free(&s);
 
@@ -2012,7 +2013,8 @@ test_hold(void)
                  m ? "masked" : "unmasked");
         test_check(name, &conf, &s, test_ok(s.len, s.len));
         test_prefix(name, &conf, &s, total - 1, 0, 0);
-        test_prefix(name, &conf, &s, total, total - 1, 0);
+        /* the held frame is whole: it goes, its last character cut */
+        test_prefix(name, &conf, &s, total, total, total);
         test_stream_free(&s);
 
         /* binary is never held */
@@ -2551,8 +2553,16 @@ test_utf8_random(void)
             e = test_ok(s.len, s.len);
 
         } else {
+
+            /*
+             * a sequence begun in the first fragment went out with it: of
+             * the second, up to its payload
+             */
+
             e = test_err(NGX_HTTP_WS_API_CLOSE_INVALID_DATA, NULL,
-                         test_at(start), at == n ? s.len : test_at(at) + 1);
+                         test_at((frag && start < half && at >= half)
+                                 ? half : start),
+                         at == n ? s.len : test_at(at) + 1);
         }
 
 #undef test_at
