@@ -22,6 +22,40 @@
 #define NGX_HTTP_WS_API_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_WS_API_REDIS_BACKOFF_MAX  1000
 
+/*
+ * hiredis 0.14 believes what a reply announces: "*1000000000" alone makes
+ * it allocate and later walk a billion elements.  The reader here builds
+ * replies with its own functions, within these bounds per reply.
+ */
+#define NGX_HTTP_WS_API_REDIS_MAX_ELEMENTS  (1024 * 1024)
+#define NGX_HTTP_WS_API_REDIS_MAX_REPLY     (128 * 1024 * 1024)
+#define NGX_HTTP_WS_API_REDIS_MAX_TIME      100000000000LL  /* s, year 5138 */
+
+
+static void *ngx_http_ws_api_redis_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_ws_api_redis_array(const redisReadTask *task,
+    int elements);
+static void *ngx_http_ws_api_redis_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_ws_api_redis_nil(const redisReadTask *task);
+static redisReply *ngx_http_ws_api_redis_object(int type, size_t size);
+static void *ngx_http_ws_api_redis_link(const redisReadTask *task,
+    redisReply *r);
+
+
+static redisReplyObjectFunctions  ngx_http_ws_api_redis_functions = {
+    ngx_http_ws_api_redis_string,
+    ngx_http_ws_api_redis_array,
+    ngx_http_ws_api_redis_integer,
+    ngx_http_ws_api_redis_nil,
+    freeReplyObject
+};
+
+
+/* the client whose reader builds a reply now (a worker has one thread) */
+static ngx_http_ws_api_redis_t  *ngx_http_ws_api_redis_current;
+
 
 struct ngx_http_ws_api_redis_cmd_s {
     ngx_queue_t                        queue;
@@ -55,7 +89,8 @@ ngx_http_ws_api_redis_init(ngx_http_ws_api_redis_t *rc,
     rc->conf = conf;
     rc->log = log;
 
-    rc->reader = redisReaderCreate();
+    rc->reader = redisReaderCreateWithFunctions(
+                                            &ngx_http_ws_api_redis_functions);
     if (rc->reader == NULL) {
         return NGX_ERROR;
     }
@@ -74,6 +109,7 @@ ngx_http_ws_api_redis_init(ngx_http_ws_api_redis_t *rc,
     rc->reconnect.cancelable = 1;
 
     rc->backoff = NGX_HTTP_WS_API_REDIS_BACKOFF_MIN;
+    rc->max_reply = NGX_HTTP_WS_API_REDIS_MAX_REPLY;
 
     return NGX_OK;
 }
@@ -92,7 +128,8 @@ ngx_http_ws_api_redis_connect(ngx_http_ws_api_redis_t *rc)
     }
 
     if (rc->reader == NULL) {
-        rc->reader = redisReaderCreate();
+        rc->reader = redisReaderCreateWithFunctions(
+                                            &ngx_http_ws_api_redis_functions);
         if (rc->reader == NULL) {
             ngx_http_ws_api_redis_fail(rc, "has no reply parser (no memory)");
             return;
@@ -276,7 +313,7 @@ ngx_http_ws_api_redis_connected(ngx_http_ws_api_redis_t *rc)
 
     if (rc->channel.len == 0) {
 
-        /* Redis' clock, for the deadlines of writes */
+        /* Redis' clock, for the deadlines of writes; maybe another Redis */
 
         argv[0] = "TIME";
         argvlen[0] = 4;
@@ -288,6 +325,10 @@ ngx_http_ws_api_redis_connected(ngx_http_ws_api_redis_t *rc)
         {
             goto failed;
         }
+
+        rc->clock_known = 0;
+        rc->time_pending = 1;
+        rc->time_sent = ngx_current_msec;
 
     } else {
         argv[0] = "SUBSCRIBE";
@@ -366,18 +407,29 @@ ngx_http_ws_api_redis_time(ngx_http_ws_api_redis_t *rc)
     size_t       len[1];
     const char  *argv[1];
 
+    if (rc->time_pending) {
+        return;
+    }
+
     argv[0] = "TIME";
     len[0] = 4;
 
-    (void) ngx_http_ws_api_redis_command(rc,
-                                         ngx_http_ws_api_redis_time_handler,
-                                         rc, 1, argv, len);
+    if (ngx_http_ws_api_redis_command(rc, ngx_http_ws_api_redis_time_handler,
+                                      rc, 1, argv, len)
+        != NULL)
+    {
+        rc->time_pending = 1;
+        rc->time_sent = ngx_current_msec;
+    }
 }
 
 
 /*
- * TIME: seconds and microseconds.  The offset is off by the round trip at
- * most, which the deadlines allow for.
+ * TIME: seconds and microseconds.  Redis read its clock at some moment of
+ * the round trip: taken at its middle, the offset is off by half the round
+ * trip at most.  A measure is kept unless a later one had a round trip not
+ * much longer, or it is a minute old: a late reply (a busy worker, a slow
+ * network) does not spoil a good measure.
  */
 
 static void
@@ -385,7 +437,11 @@ ngx_http_ws_api_redis_time_handler(redisReply *reply, void *data)
 {
     ngx_http_ws_api_redis_t  *rc = data;
 
-    ngx_int_t  sec, usec;
+    int64_t     clock;
+    ngx_int_t   sec, usec;
+    ngx_msec_t  rtt;
+
+    rc->time_pending = 0;
 
     if (reply == NULL) {
         return;
@@ -404,7 +460,9 @@ ngx_http_ws_api_redis_time_handler(redisReply *reply, void *data)
                         reply->element[1]->len);
     }
 
-    if (sec == NGX_ERROR || usec == NGX_ERROR) {
+    if (sec == NGX_ERROR || sec > NGX_HTTP_WS_API_REDIS_MAX_TIME
+        || usec == NGX_ERROR || usec > 999999)
+    {
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "ws_api redis %V sent a malformed TIME reply",
                       &rc->conf->name);
@@ -416,8 +474,20 @@ ngx_http_ws_api_redis_time_handler(redisReply *reply, void *data)
         return;
     }
 
-    rc->clock = (int64_t) sec * 1000 + usec / 1000
-                - (int64_t) ngx_current_msec;
+    rtt = ngx_current_msec - rc->time_sent;
+
+    clock = (int64_t) sec * 1000 + usec / 1000
+            - (int64_t) (rc->time_sent + rtt / 2);
+
+    if (!rc->clock_known
+        || rtt <= 2 * rc->clock_rtt + 5
+        || ngx_current_msec - rc->clock_at > 60000)
+    {
+        rc->clock = clock;
+        rc->clock_rtt = rtt;
+        rc->clock_at = ngx_current_msec;
+        rc->clock_known = 1;
+    }
 
     if (!rc->ready) {
         ngx_http_ws_api_redis_handshake_handler(reply, data);
@@ -462,6 +532,28 @@ ngx_http_ws_api_redis_read_handler(ngx_event_t *rev)
         if (ngx_http_ws_api_redis_process(rc) != NGX_OK) {
             return;
         }
+
+        /* what waits in the reader's buffer is a reply not whole yet */
+
+        if (rc->reader->len - rc->reader->pos > rc->max_reply) {
+            ngx_http_ws_api_redis_fail(rc, "sent a reply over the size "
+                                           "limit");
+            return;
+        }
+    }
+
+    /*
+     * a reply begun must end in time, on the subscribed connection too,
+     * where no command waits
+     */
+
+    if (rc->reader->pos < rc->reader->len || rc->reader->reply != NULL) {
+        if (!c->read->timer_set) {
+            ngx_add_timer(c->read, rc->conf->timeout);
+        }
+
+    } else if (ngx_queue_empty(&rc->pending) && c->read->timer_set) {
+        ngx_del_timer(c->read);
     }
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
@@ -578,14 +670,23 @@ ngx_http_ws_api_redis_process(ngx_http_ws_api_redis_t *rc)
 
         r = NULL;
 
+        ngx_http_ws_api_redis_current = rc;
+
         if (redisReaderGetReply(rc->reader, &r) != REDIS_OK) {
-            ngx_http_ws_api_redis_fail(rc, "sent a malformed reply");
+            ngx_http_ws_api_redis_fail(rc, rc->reply_size > rc->max_reply
+                                       ? "sent a reply over the size limit"
+                                       : "sent a malformed reply");
             return NGX_ERROR;
         }
 
         if (r == NULL) {
             break;
         }
+
+        /* a whole reply: the next one has the whole budget */
+
+        rc->reply_size = 0;
+        rc->reply_elements = 0;
 
         reply = r;
 
@@ -636,6 +737,144 @@ ngx_http_ws_api_redis_process(ngx_http_ws_api_redis_t *rc)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The reply objects of hiredis (freeReplyObject() frees them), built
+ * within the budget of a reply: NULL makes the reader fail.  An object is
+ * put in its parent once it is whole, so that a refusal frees nothing
+ * twice.
+ */
+
+static void *
+ngx_http_ws_api_redis_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    redisReply  *r;
+
+    r = ngx_http_ws_api_redis_object(task->type, len + 1);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->str = malloc(len + 1);
+    if (r->str == NULL) {
+        free(r);
+        return NULL;
+    }
+
+    ngx_memcpy(r->str, str, len);
+    r->str[len] = '\0';
+    r->len = len;
+
+    return ngx_http_ws_api_redis_link(task, r);
+}
+
+
+static void *
+ngx_http_ws_api_redis_array(const redisReadTask *task, int elements)
+{
+    redisReply               *r;
+    ngx_http_ws_api_redis_t  *rc;
+
+    rc = ngx_http_ws_api_redis_current;
+
+    rc->reply_elements += elements;
+
+    if (rc->reply_elements > NGX_HTTP_WS_API_REDIS_MAX_ELEMENTS) {
+        rc->reply_size = (size_t) -1;
+        return NULL;
+    }
+
+    r = ngx_http_ws_api_redis_object(REDIS_REPLY_ARRAY,
+                                     elements * sizeof(redisReply *));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    if (elements > 0) {
+        r->element = calloc(elements, sizeof(redisReply *));
+        if (r->element == NULL) {
+            free(r);
+            return NULL;
+        }
+    }
+
+    r->elements = elements;
+
+    return ngx_http_ws_api_redis_link(task, r);
+}
+
+
+static void *
+ngx_http_ws_api_redis_integer(const redisReadTask *task, long long value)
+{
+    redisReply  *r;
+
+    r = ngx_http_ws_api_redis_object(REDIS_REPLY_INTEGER, 0);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->integer = value;
+
+    return ngx_http_ws_api_redis_link(task, r);
+}
+
+
+static void *
+ngx_http_ws_api_redis_nil(const redisReadTask *task)
+{
+    redisReply  *r;
+
+    r = ngx_http_ws_api_redis_object(REDIS_REPLY_NIL, 0);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_ws_api_redis_link(task, r);
+}
+
+
+/* a reply object of the type, its size counted in the reply's budget */
+
+static redisReply *
+ngx_http_ws_api_redis_object(int type, size_t size)
+{
+    redisReply               *r;
+    ngx_http_ws_api_redis_t  *rc;
+
+    rc = ngx_http_ws_api_redis_current;
+
+    rc->reply_size += sizeof(redisReply) + size;
+
+    if (rc->reply_size > rc->max_reply) {
+        return NULL;
+    }
+
+    r = calloc(1, sizeof(redisReply));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->type = type;
+
+    return r;
+}
+
+
+static void *
+ngx_http_ws_api_redis_link(const redisReadTask *task, redisReply *r)
+{
+    redisReply  *parent;
+
+    if (task->parent) {
+        parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+
+    return r;
 }
 
 
@@ -753,12 +992,18 @@ ngx_http_ws_api_redis_close(ngx_http_ws_api_redis_t *rc)
 
     rc->connecting = 0;
     rc->ready = 0;
+    rc->time_pending = 0;
     rc->out_pos = 0;
     rc->out_len = 0;
+    rc->reply_size = 0;
+    rc->reply_elements = 0;
 
     if (rc->reader) {
         redisReaderFree(rc->reader);
-        rc->reader = rc->stopped ? NULL : redisReaderCreate();
+        rc->reader = rc->stopped
+                     ? NULL
+                     : redisReaderCreateWithFunctions(
+                                            &ngx_http_ws_api_redis_functions);
     }
 
     /* the handlers may send commands again: those fail at once */

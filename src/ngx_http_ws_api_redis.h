@@ -56,10 +56,19 @@ struct ngx_http_ws_api_redis_s {
     int64_t                           clock;     /* Redis' clock (ms since
                                                     the epoch) minus
                                                     ngx_current_msec */
+    ngx_msec_t                        clock_rtt; /* of that measure */
+    ngx_msec_t                        clock_at;  /* when it was taken */
+    ngx_msec_t                        time_sent; /* TIME under way since */
+
+    size_t                            max_reply; /* bytes of one reply */
+    size_t                            reply_size;     /* so far */
+    size_t                            reply_elements; /* so far */
 
     unsigned                          connecting:1;
     unsigned                          ready:1;
     unsigned                          stopped:1;
+    unsigned                          clock_known:1;
+    unsigned                          time_pending:1;
 };
 
 

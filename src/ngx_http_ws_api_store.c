@@ -272,6 +272,10 @@ ngx_http_ws_api_store_start(ngx_cycle_t *cycle,
     store->cmd.on_ready = ngx_http_ws_api_store_ready;
     store->cmd.data = store;
 
+    /* events are small: a long one is not an event */
+
+    store->sub.max_reply = 64 * 1024;
+
     p = ngx_pnalloc(cycle->pool, wmcf->redis->prefix.len + sizeof("events"));
     if (p == NULL) {
         return NULL;

@@ -1,0 +1,404 @@
+package WsApi::Hostile;
+
+# Helpers of the hostile-input tests (t/4*.t): a full Redis dump to prove
+# that a rejected request changed nothing, the JSON error form of SPEC 3.3,
+# the signs of a crashed or hung worker, worker memory, work done in a
+# forked child while the parent measures, and a stub WebSocket backend
+# driven by the test itself.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Test::More ();
+use POSIX ();
+use IO::Socket::INET;
+use IO::Select;
+use Time::HiRes qw(time sleep);
+use Digest::SHA qw(sha1);
+use MIME::Base64 qw(encode_base64);
+use WsApi::Test;
+
+our @EXPORT = qw(
+    redis_state json_error_ok clean_message crash_lines no_crash_since
+    worker_rss in_child responsive revive stub_backend printable start_fake_redis
+);
+
+=head1 NAME
+
+WsApi::Hostile - helpers for the hostile-input tests
+
+=head1 FUNCTIONS
+
+    redis_state($redis)   {key => [type, value, ttl]} of every key of db 0
+                          (strings as bytes, sets sorted, hashes, lists, zsets)
+    json_error_ok($res, $status, %opt)   ONE test: the status ($status a number,
+                          an array ref of numbers, or a qr// on the number), a JSON
+                          content type, a body {"error": {"status": <the same>,
+                          "message": "clean sentence", ...}}.  opt: name, field
+                          (string or qr//: error.field must match), extra => 1
+                          (members other than status/message/field allowed: the
+                          gateway's parameter, in, reason).  Returns the error object.
+    clean_message($msg)   why $msg is not a clean sentence (control characters,
+                          an unexpanded format such as "%V" or "*s"), or ''
+    crash_lines($nginx, from => $mark)  error log lines that show a crash, a
+                          sanitizer report or an alert
+    no_crash_since($nginx, $mark, $name)  ONE test: no such line since $mark
+    worker_rss($nginx)    {pid => VmRSS in kB} of the current workers
+    in_child(sub { ... }) runs the code in a forked child (no test output, no
+                          END blocks); returns a handle: ->wait($timeout) gives
+                          the code's return value (any Perl data, through JSON)
+    responsive($port, $timeout)  a plain GET on the port answers (any status)
+                          within $timeout: the elapsed seconds or undef
+    revive($nginx, $port, $check)  when the workers do not answer (hung), kill
+                          them (the master starts new ones) and wait for an answer;
+                          returns true if it had to.  $check 0: they are known not to
+                          answer, kill them at once
+    stub_backend()        a WsApi::Hostile::Stub: a listening socket the test drives
+                          by hand (->port, ->url($path), ->accept_ws($timeout): the
+                          accepted connection after a 101, ->read_all($conn, $secs),
+                          ->eof($conn, $secs))
+    printable($bytes)     the bytes with non-printables as \xNN, cut to 300
+    start_fake_redis(upstream => $redis)  t/lib/fake_redis.py in front of a real
+                          Redis (a WsApi::Test::Redis): a WsApi::Hostile::FakeRedis
+                          (->port, ->addr, ->ctl(@words): a FAKE command, its reply;
+                          ->rule($match, $action, $count), ->clear, ->inject($action),
+                          ->drop, ->stats (decoded), ->log (entries), ->stop).  Stopped
+                          at the end of the test.
+
+=cut
+
+sub printable {
+    my ($s) = @_;
+    $s //= '';
+    $s = substr($s, 0, 300) . '...' if length $s > 300;
+    $s =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
+    return $s;
+}
+
+sub redis_state {
+    my ($redis) = @_;
+    my $c = $redis->client;
+    my %d;
+    for my $k (sort $c->cmd('KEYS', '*')) {
+        my $t = $c->cmd('TYPE', $k);
+        my $v;
+        if    ($t eq 'string') { $v = $c->cmd('GET', $k) }
+        elsif ($t eq 'set')    { $v = [sort $c->cmd('SMEMBERS', $k)] }
+        elsif ($t eq 'hash')   { $v = { $c->cmd('HGETALL', $k) } }
+        elsif ($t eq 'list')   { $v = [$c->cmd('LRANGE', $k, 0, -1)] }
+        elsif ($t eq 'zset')   { $v = [$c->cmd('ZRANGE', $k, 0, -1, 'WITHSCORES')] }
+        else                   { $v = unpack('H*', $c->cmd('DUMP', $k) // '') }
+        $d{$k} = [$t, $v, $c->cmd('PTTL', $k)];
+    }
+    $c->stop;
+    return \%d;
+}
+
+sub clean_message {
+    my ($m) = @_;
+    return 'no message' unless defined $m && !ref $m && length $m;
+    my @why;
+    push @why, 'control characters' if $m =~ /[\x00-\x1f\x7f]/;
+    push @why, 'an unexpanded format' if $m =~ /%[a-zA-Z]|%\.?\*|(?<![\w%])\*s\b/;
+    return join(', ', @why);
+}
+
+sub json_error_ok {
+    my ($res, $status, %opt) = @_;
+    my $name = $opt{name} // "JSON error $status";
+    my @why;
+    my $got = $res->{status} // 0;
+    my $status_ok = ref $status eq 'ARRAY' ? (grep { $_ == $got } @$status)
+                  : ref $status eq 'Regexp' ? $got =~ $status
+                  : $got == $status;
+    push @why, "status $got" . ($res->{error} ? " ($res->{error})" : '')
+        unless $status_ok;
+    my $ct = $res->{headers}{'content-type'} // '';
+    $ct = join(', ', @$ct) if ref $ct;
+    push @why, "Content-Type \"$ct\" is not application/json"
+        unless $ct =~ m{^application/json\s*(?:;|$)}i;
+    my $j = eval { json_decode($res->{body} // '') };
+    my $e;
+    if (ref $j ne 'HASH' || ref $j->{error} ne 'HASH') {
+        push @why, 'body is not {"error": {...}}';
+    } else {
+        $e = $j->{error};
+        push @why, "error.status " . ($e->{status} // 'missing') . " is not the status $got"
+            unless defined $e->{status} && !ref $e->{status} && $e->{status} eq $got;
+        if (my $bad = clean_message($e->{message})) {
+            push @why, "error.message: $bad: " . printable(json_encode($e->{message}));
+        }
+        unless ($opt{extra}) {
+            my @extra = grep { !/^(?:status|message|field)$/ } sort keys %$e;
+            push @why, "unexpected members in error: @extra" if @extra;
+        }
+        if (defined $opt{field}) {
+            my $f = $e->{field};
+            push @why, 'error.field is ' . ($f // '(none)') . ", expected $opt{field}"
+                unless defined $f && (ref $opt{field} ? $f =~ $opt{field} : $f eq $opt{field});
+        }
+    }
+    my $ok = Test::More->builder->ok(!@why, $name);
+    unless ($ok) {
+        Test::More::diag("  $_") for @why;
+        Test::More::diag('  body: ' . printable($res->{body}));
+    }
+    return $e;
+}
+
+my $CRASH = qr/exited on signal|exited with code [1-9]|AddressSanitizer|LeakSanitizer|runtime error:|\[alert\]|\[emerg\]/;
+
+sub crash_lines {
+    my ($nginx, %opt) = @_;
+    my $log = $nginx->error_log(from => $opt{from} // 0);
+    return grep { /$CRASH/ } split /\n/, $log;
+}
+
+sub no_crash_since {
+    my ($nginx, $mark, $name) = @_;
+    my @bad = crash_lines($nginx, from => $mark);
+    my $ok = Test::More->builder->ok(!@bad, $name // 'no worker crashed, no alert');
+    Test::More::diag("  $_") for @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    return $ok;
+}
+
+sub worker_rss {
+    my ($nginx) = @_;
+    my %rss;
+    for my $pid ($nginx->worker_pids) {
+        open my $fh, '<', "/proc/$pid/status" or next;
+        while (<$fh>) {
+            $rss{$pid} = $1 if /^VmRSS:\s+(\d+)/;
+        }
+    }
+    return \%rss;
+}
+
+sub in_child {
+    my ($code) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        close $r;
+        my $out = eval { { ok => 1, value => $code->() } } // { ok => 0, error => "$@" };
+        my $text = eval { json_encode($out) } // json_encode({ ok => 0, error => "encode: $@" });
+        syswrite($w, $text);
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return bless { pid => $pid, fh => $r }, 'WsApi::Hostile::Child';
+}
+
+sub responsive {
+    my ($port, $timeout) = @_;
+    my $t0 = time;
+    my $r = raw_request(port => $port, timeout => $timeout // 3,
+                        data => "GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    return undef unless $r->{status};
+    return sprintf('%.3f', time - $t0) || '0.001';
+}
+
+sub revive {
+    my ($nginx, $port, $check) = @_;
+    return 0 if ($check // 1) && responsive($port, timeout_scale(3));
+    Test::More::diag('workers do not answer: killing them (the master starts new ones)');
+    my @old = $nginx->worker_pids;
+    kill 'KILL', @old;
+    poll_until(timeout_scale(10), sub {
+        my %old = map { $_ => 1 } @old;
+        my @w = grep { !$old{$_} } $nginx->worker_pids;
+        @w && responsive($port, 2);
+    });
+    return 1;
+}
+
+sub stub_backend {
+    return WsApi::Hostile::Stub->new;
+}
+
+my @FAKES;
+my $MAIN = $$;
+
+sub start_fake_redis {
+    my (%opt) = @_;
+    my $dir = tmpdir() . '/fake-redis-' . (@FAKES + 1);
+    mkdir $dir;
+    my @cmd = ($ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/fake_redis.py',
+               '--upstream', $opt{upstream}->addr, '--port-file', "$dir/port",
+               '--log', "$dir/fake.log");
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        # die with the test (PR_SET_PDEATHSIG), as the harness's children do
+        my %nr = (x86_64 => 157, aarch64 => 167);
+        my $nr = $nr{ (POSIX::uname())[4] };
+        syscall($nr, 1, 15) if $nr;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/stderr";
+        open STDERR, '>&', \*STDOUT;
+        { no warnings qw(exec); exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+    poll_until(timeout_scale(10), sub { -s "$dir/port" }) or die "fake redis did not start\n";
+    open my $fh, '<', "$dir/port" or die;
+    my $port = <$fh>;
+    my $self = bless { pid => $pid, dir => $dir, port => $port + 0 }, 'WsApi::Hostile::FakeRedis';
+    push @FAKES, $self;
+    return $self;
+}
+
+END {
+    if ($$ == $MAIN) {
+        local ($?, $!);
+        $_->stop for @FAKES;
+    }
+}
+
+package WsApi::Hostile::Child;
+
+use Time::HiRes qw(time);
+use IO::Select;
+
+sub pid { $_[0]{pid} }
+
+sub wait {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // 60);
+    my $buf = '';
+    my $sel = IO::Select->new($self->{fh});
+    while (time < $deadline) {
+        next unless $sel->can_read(0.2);
+        my $n = sysread($self->{fh}, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    if (time >= $deadline) {
+        kill 'KILL', $self->{pid};
+    }
+    waitpid($self->{pid}, 0);
+    close $self->{fh};
+    my $out = eval { WsApi::Test::json_decode($buf) } // { ok => 0, error => 'no result' };
+    die "child: $out->{error}\n" unless $out->{ok};
+    return $out->{value};
+}
+
+package WsApi::Hostile::FakeRedis;
+
+use IO::Socket::INET;
+
+sub port { $_[0]{port} }
+sub addr { '127.0.0.1:' . $_[0]{port} }
+sub pid  { $_[0]{pid} }
+
+sub ctl {
+    my ($self, @words) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Timeout => 5)
+        or die "fake redis: $!\n";
+    my @a = ('FAKE', @words);
+    print $s '*' . @a . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @a);
+    my $line = <$s> // '';
+    my $out = $line;
+    if ($line =~ /^\$(\d+)/) {
+        read($s, $out, $1 + 2);
+        $out = substr($out, 0, $1);
+    }
+    close $s;
+    $out =~ s/\r\n$//;
+    return $out;
+}
+
+sub rule   { my $s = shift; $s->ctl('RULE', @_) }
+sub clear  { $_[0]->ctl('CLEAR') }
+sub inject { $_[0]->ctl('INJECT', $_[1]) =~ /^:(\d+)/ ? $1 : 0 }
+sub drop   { $_[0]->ctl('DROP') }
+sub stats  { WsApi::Test::json_decode($_[0]->ctl('STATS')) }
+
+sub log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/fake.log" or return ();
+    return map { eval { WsApi::Test::json_decode($_) } // () } <$fh>;
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'TERM', $self->{pid};
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
+}
+
+package WsApi::Hostile::Stub;
+
+use IO::Socket::INET;
+use IO::Select;
+use Time::HiRes qw(time);
+use Digest::SHA qw(sha1);
+use MIME::Base64 qw(encode_base64);
+
+sub new {
+    my ($class) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 128, ReuseAddr => 1)
+        or die "stub backend: $!\n";
+    return bless { listen => $l }, $class;
+}
+
+sub port { $_[0]{listen}->sockport }
+sub url  { 'ws://127.0.0.1:' . $_[0]->port . ($_[1] // '/') }
+
+# accepts one connection, reads the handshake, answers 101
+sub accept_ws {
+    my ($self, $timeout) = @_;
+    my $sel = IO::Select->new($self->{listen});
+    return undef unless $sel->can_read($timeout // 10);
+    my $c = $self->{listen}->accept or return undef;
+    $c->blocking(0);
+    my $req = '';
+    my $deadline = time + ($timeout // 10);
+    my $cs = IO::Select->new($c);
+    while ($req !~ /\r\n\r\n/ && time < $deadline) {
+        next unless $cs->can_read(0.2);
+        my $n = sysread($c, $req, 65536, length $req);
+        return undef unless $n;
+    }
+    my ($key) = $req =~ /^Sec-WebSocket-Key:\s*(\S+)/mi;
+    my $accept = encode_base64(sha1(($key // '') . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '');
+    syswrite($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 . "Connection: Upgrade\r\nSec-WebSocket-Accept: $accept\r\n\r\n");
+    $self->{request}{$c} = $req;
+    return $c;
+}
+
+# every byte that arrives on $c within $secs (stops early at EOF)
+sub read_all {
+    my ($self, $c, $secs, $want) = @_;
+    my $buf = '';
+    my $deadline = time + $secs;
+    my $sel = IO::Select->new($c);
+    while (time < $deadline) {
+        last if defined $want && length $buf >= $want;
+        next unless $sel->can_read(0.1);
+        my $n = sysread($c, $buf, 65536, length $buf);
+        last if defined $n && $n == 0;
+        last if !defined $n && !$!{EAGAIN};
+    }
+    return $buf;
+}
+
+# seconds until $c reaches EOF (or a reset), undef if not within $secs
+sub eof {
+    my ($self, $c, $secs) = @_;
+    my $t0 = time;
+    my $sel = IO::Select->new($c);
+    while (time - $t0 < $secs) {
+        next unless $sel->can_read(0.1);
+        my $n = sysread($c, my $buf, 65536);
+        return sprintf('%.3f', time - $t0) || '0.001' if defined $n && $n == 0;
+        return sprintf('%.3f', time - $t0) || '0.001' if !defined $n && !$!{EAGAIN};
+    }
+    return undef;
+}
+
+1;
