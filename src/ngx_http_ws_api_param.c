@@ -339,6 +339,8 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
     ngx_http_ws_api_reason_e  rc;
 
     if (args == NULL) {
+        /* no query string: no arithmetic on a null pointer either */
+        args = (const u_char *) "";
         args_len = 0;
     }
 
