@@ -127,20 +127,21 @@ fuzz: deps $(FUZZ_BIN)
 	    run=$(CURDIR)/$(BUILD)/fuzz/run/$$t; \
 	    mkdir -p $$run $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/findings/$$t; \
 	    dict=; \
-	    if [ -f t/fuzz/$$t.dict ]; then dict=-dict=$(CURDIR)/t/fuzz/$$t.dict; fi; \
+	    if [ -f t/fuzz/$$t.dict ]; then \
+	        dict=-dict=$(CURDIR)/t/fuzz/$$t.dict; \
+	    fi; \
 	    echo "fuzz_$$t: $(FUZZ_SECONDS) s, log in $$run/fuzz-0.log"; \
 	    (cd $$run && $(CURDIR)/$(BUILD)/fuzz/fuzz_$$t -jobs=1 -workers=1 \
 	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	        -artifact_prefix=$(CURDIR)/$(BUILD)/fuzz/findings/$$t/ $$dict \
 	        $(CURDIR)/$(BUILD)/fuzz/corpus/$$t $(CURDIR)/t/fuzz/corpus/$$t \
-	        > /dev/null); \
+	        > /dev/null 2>&1); \
 	    if [ $$? -ne 0 ]; then \
 	        rc=1; echo "fuzz_$$t: FINDING in $(BUILD)/fuzz/findings/$$t/"; \
-	        tail -n 60 $$run/fuzz-0.log; \
+	        grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' \
+	            $$run/fuzz-0.log | tail -n 60; \
 	    else \
-	        grep -E '^(Done|stat::number_of_executed_units)' $$run/fuzz-0.log; \
-	        grep -E '#[0-9]+ *(DONE|pulse|NEW|REDUCE)' $$run/fuzz-0.log \
-	            | tail -n 1; \
+	        grep -E '^#[0-9]+[[:space:]]+DONE|^stat::' $$run/fuzz-0.log; \
 	    fi; \
 	done; \
 	exit $$rc
