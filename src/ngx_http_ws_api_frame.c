@@ -6,6 +6,15 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define NGX_HTTP_WS_API_SSE2  1
+#define NGX_HTTP_WS_API_AVX2  1
+#else
+#define NGX_HTTP_WS_API_SSE2  0
+#define NGX_HTTP_WS_API_AVX2  0
+#endif
+
 #include "ngx_http_ws_api_frame.h"
 
 
@@ -53,6 +62,8 @@
 #define NGX_HTTP_WS_API_UTF8_HIGH      0x8080808080808080ULL
 
 
+static size_t ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f,
+    const u_char *p, size_t len);
 static int ngx_http_ws_api_frame_header(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t len, size_t *used);
 static int ngx_http_ws_api_frame_first(ngx_http_ws_api_frame_t *f);
@@ -68,6 +79,10 @@ static uint64_t ngx_http_ws_api_frame_held_from(ngx_http_ws_api_frame_t *f);
 static void ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_fail(ngx_http_ws_api_frame_t *f, int code,
     const char *reason);
+static uint32_t ngx_http_ws_api_key32(const u_char *key, uint64_t pos);
+static size_t ngx_http_ws_api_ascii(const u_char *p, size_t n, uint32_t k32);
+static size_t ngx_http_ws_api_ascii_blocks(const u_char *p, size_t n,
+    uint32_t k32);
 static size_t ngx_http_ws_api_utf8_run(uint32_t *state, const u_char *p,
     size_t n, const u_char *key, uint64_t pos);
 static size_t ngx_http_ws_api_utf8_lead(const u_char *p, size_t n,
@@ -169,6 +184,26 @@ ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
                 break;
             }
 
+            n = (f->hlen == 0) ? ngx_http_ws_api_frame_fast(f, p, len) : 0;
+
+            if (n) {
+                p += n;
+                len -= n;
+
+                if (f->payload == 0) {
+                    if (ngx_http_ws_api_frame_end(f)
+                        != NGX_HTTP_WS_API_FRAME_OK)
+                    {
+                        return NGX_HTTP_WS_API_FRAME_ERROR;
+                    }
+
+                } else {
+                    ngx_http_ws_api_frame_sync(f);
+                }
+
+                continue;
+            }
+
             if (ngx_http_ws_api_frame_header(f, p, len, &n)
                 != NGX_HTTP_WS_API_FRAME_OK)
             {
@@ -223,6 +258,106 @@ ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
     }
 
     return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/*
+ * The header of the frame at p when it is all there and is the common
+ * case: a whole text or binary message in one frame, with no RSV bit,
+ * masked as it must be, of a type allowed, its length in shortest form.
+ * Takes it as ngx_http_ws_api_frame_header() would and returns its size,
+ * or 0: anything else goes the general way, which also reports the
+ * violations.
+ */
+
+static size_t
+ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f, const u_char *p,
+    size_t len)
+{
+    int       text;
+    u_char    b0, b1, l7;
+    size_t    hsize;
+    uint64_t  payload;
+
+    if (len < 2 || f->closed || f->in_message) {
+        return 0;
+    }
+
+    b0 = p[0];
+    b1 = p[1];
+
+    if ((b0 != 0x81 && b0 != 0x82) || (b1 >> 7) != f->masked) {
+        return 0;
+    }
+
+    text = (b0 == 0x81);
+
+    if (f->check && !(text ? f->text : f->binary)) {
+        return 0;
+    }
+
+    l7 = b1 & 0x7f;
+    hsize = 2 + (f->masked ? 4 : 0);
+
+    if (l7 < 126) {
+        payload = l7;
+
+    } else if (l7 == 126) {
+        hsize += 2;
+
+        if (len < hsize) {
+            return 0;
+        }
+
+        payload = (uint64_t) p[2] << 8 | p[3];
+
+        if (payload < 126) {
+            return 0;
+        }
+
+    } else {
+        hsize += 8;
+
+        if (len < hsize || (p[2] & 0x80)) {
+            return 0;
+        }
+
+        payload = (uint64_t) p[2] << 56 | (uint64_t) p[3] << 48
+                  | (uint64_t) p[4] << 40 | (uint64_t) p[5] << 32
+                  | (uint64_t) p[6] << 24 | (uint64_t) p[7] << 16
+                  | (uint64_t) p[8] << 8 | p[9];
+
+        if (payload < 65536) {
+            return 0;
+        }
+    }
+
+    if (len < hsize) {
+        return 0;
+    }
+
+    if (f->masked) {
+        memcpy(f->mask, p + hsize - 4, 4);
+
+    } else {
+        memset(f->mask, 0, 4);
+    }
+
+    f->fin = 1;
+    f->rsv = 0;
+    f->opcode = b0 & 0xf;
+    f->masking = f->masked;
+    f->hsize = (u_char) hsize;
+    f->payload = payload;
+    f->pos = 0;
+    f->msg_text = text;
+    f->msg_check = text;
+    f->utf8 = NGX_HTTP_WS_API_UTF8_ACCEPT;
+    f->in_message = 0;
+    f->held = text && hsize + payload <= f->hold;
+    f->offset += hsize;
+
+    return hsize;
 }
 
 
@@ -819,50 +954,31 @@ ngx_http_ws_api_utf8_run(uint32_t *state, const u_char *p, size_t n,
     const u_char *key, uint64_t pos)
 {
     size_t    i;
-    u_char    c, k[12];
-    uint32_t  s, next;
-    uint64_t  w0, w1, mask;
+    u_char    c, k[4];
+    uint32_t  s, next, k32;
 
-    /* the key from here on: k + (i & 3) holds it for 8 bytes from i */
-
-    for (i = 0; i < 12; i++) {
-        k[i] = key[(pos + i) & 3];
-    }
+    k32 = ngx_http_ws_api_key32(key, pos);
+    memcpy(k, &k32, 4);
 
     s = *state;
     i = 0;
 
     for ( ;; ) {
 
-        if (s == NGX_HTTP_WS_API_UTF8_ACCEPT && i < n
-            && ((p[i] ^ k[i & 3]) & 0x80) == 0)
+        /*
+         * ASCII byte by byte; a run that reaches a 16-byte step with more
+         * to come goes on wide (the key's rotation is the same there)
+         */
+
+        while (s == NGX_HTTP_WS_API_UTF8_ACCEPT && i < n
+               && ((p[i] ^ k[i & 3]) & 0x80) == 0)
         {
-            /* a run of ASCII: 16, 8, then 1 byte at a time */
-
-            memcpy(&mask, k + (i & 3), 8);
-
-            while (n - i >= 16) {
-                memcpy(&w0, p + i, 8);
-                memcpy(&w1, p + i + 8, 8);
-
-                if (((w0 ^ mask) | (w1 ^ mask)) & NGX_HTTP_WS_API_UTF8_HIGH) {
-                    break;
-                }
-
-                i += 16;
+            if ((i & 15) == 0 && n - i >= 16) {
+                i += ngx_http_ws_api_ascii(p + i, n - i, k32);
+                break;
             }
 
-            if (n - i >= 8) {
-                memcpy(&w0, p + i, 8);
-
-                if (((w0 ^ mask) & NGX_HTTP_WS_API_UTF8_HIGH) == 0) {
-                    i += 8;
-                }
-            }
-
-            while (i < n && ((p[i] ^ k[i & 3]) & 0x80) == 0) {
-                i++;
-            }
+            i++;
         }
 
         if (i == n) {
@@ -882,6 +998,164 @@ ngx_http_ws_api_utf8_run(uint32_t *state, const u_char *p, size_t n,
     }
 
     *state = s;
+
+    return i;
+}
+
+
+/*
+ * The masking key as a 32-bit word whose bytes, in memory order, mask the
+ * 4 bytes of the payload from pos on: XORed with a word loaded from there,
+ * it unmasks it.
+ */
+
+static uint32_t
+ngx_http_ws_api_key32(const u_char *key, uint64_t pos)
+{
+    u_char    k[4];
+    uint32_t  k32;
+
+    k[0] = key[pos & 3];
+    k[1] = key[(pos + 1) & 3];
+    k[2] = key[(pos + 2) & 3];
+    k[3] = key[(pos + 3) & 3];
+
+    memcpy(&k32, k, 4);
+
+    return k32;
+}
+
+
+/*
+ * How many bytes from p, up to n, are ASCII once unmasked with k32: whole
+ * blocks with AVX2 where the CPU has it, SSE2 (every x86-64 has it) or
+ * 64-bit words, then words and bytes.  ASCII text is checked about as
+ * fast as it is copied.
+ */
+
+static size_t
+ngx_http_ws_api_ascii(const u_char *p, size_t n, uint32_t k32)
+{
+    size_t    i;
+    u_char    k[4];
+    uint64_t  w, mask;
+
+    i = 0;
+
+    if (n >= 64) {
+        i = ngx_http_ws_api_ascii_blocks(p, n, k32);
+    }
+
+    mask = (uint64_t) k32 << 32 | k32;
+
+    while (n - i >= 8) {
+        memcpy(&w, p + i, 8);
+
+        if ((w ^ mask) & NGX_HTTP_WS_API_UTF8_HIGH) {
+            break;
+        }
+
+        i += 8;
+    }
+
+    memcpy(k, &k32, 4);
+
+    while (i < n && ((p[i] ^ k[i & 3]) & 0x80) == 0) {
+        i++;
+    }
+
+    return i;
+}
+
+
+#if (NGX_HTTP_WS_API_AVX2)
+
+__attribute__((target("avx2")))
+static size_t
+ngx_http_ws_api_ascii_avx2(const u_char *p, size_t n, uint32_t k32)
+{
+    size_t   i;
+    __m256i  m, a, b;
+
+    m = _mm256_set1_epi32((int) k32);
+
+    for (i = 0; n - i >= 64; i += 64) {
+        a = _mm256_loadu_si256((const __m256i *) (p + i));
+        b = _mm256_loadu_si256((const __m256i *) (p + i + 32));
+
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_xor_si256(a, m),
+                                                 _mm256_xor_si256(b, m))))
+        {
+            break;
+        }
+    }
+
+    return i;
+}
+
+#endif
+
+
+/* whole 64-byte blocks of ASCII from p */
+
+static size_t
+ngx_http_ws_api_ascii_blocks(const u_char *p, size_t n, uint32_t k32)
+{
+    size_t    i;
+#if (NGX_HTTP_WS_API_SSE2)
+    __m128i   m, a, b, c, d;
+#else
+    uint64_t  w[8], mask;
+#endif
+
+#if (NGX_HTTP_WS_API_AVX2)
+
+    static int  avx2 = -1;
+
+    if (avx2 == -1) {
+        __builtin_cpu_init();
+        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+
+    if (avx2) {
+        return ngx_http_ws_api_ascii_avx2(p, n, k32);
+    }
+
+#endif
+
+#if (NGX_HTTP_WS_API_SSE2)
+
+    m = _mm_set1_epi32((int) k32);
+
+    for (i = 0; n - i >= 64; i += 64) {
+        a = _mm_xor_si128(_mm_loadu_si128((const __m128i *) (p + i)), m);
+        b = _mm_xor_si128(_mm_loadu_si128((const __m128i *) (p + i + 16)), m);
+        c = _mm_xor_si128(_mm_loadu_si128((const __m128i *) (p + i + 32)), m);
+        d = _mm_xor_si128(_mm_loadu_si128((const __m128i *) (p + i + 48)), m);
+
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b),
+                                           _mm_or_si128(c, d))))
+        {
+            break;
+        }
+    }
+
+#else
+
+    mask = (uint64_t) k32 << 32 | k32;
+
+    for (i = 0; n - i >= 64; i += 64) {
+        memcpy(w, p + i, 64);
+
+        if (((w[0] ^ mask) | (w[1] ^ mask) | (w[2] ^ mask) | (w[3] ^ mask)
+             | (w[4] ^ mask) | (w[5] ^ mask) | (w[6] ^ mask) | (w[7] ^ mask))
+            & NGX_HTTP_WS_API_UTF8_HIGH)
+        {
+            break;
+        }
+    }
+
+#endif
 
     return i;
 }

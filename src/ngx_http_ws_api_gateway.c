@@ -40,6 +40,18 @@ typedef enum {
 } ngx_http_ws_api_upgrade_e;
 
 
+/* the request headers of a handshake, lower case, and their hashes */
+
+static ngx_str_t  ngx_http_ws_api_headers[] = {
+    ngx_string("upgrade"),
+    ngx_string("connection"),
+    ngx_string("sec-websocket-version"),
+    ngx_string("sec-websocket-key")
+};
+
+static ngx_uint_t  ngx_http_ws_api_hashes[4];
+
+
 static ngx_int_t ngx_http_ws_api_gateway_path(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *version, ngx_str_t *extra);
 static ngx_http_ws_api_upgrade_e ngx_http_ws_api_gateway_upgrade(
@@ -226,7 +238,7 @@ static ngx_http_ws_api_upgrade_e
 ngx_http_ws_api_gateway_upgrade(ngx_http_request_t *r)
 {
     ngx_str_t        *version, *key;
-    ngx_uint_t        i, upgrade, connection, nversions, nkeys;
+    ngx_uint_t        i, k, upgrade, connection, nversions, nkeys;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
@@ -250,6 +262,16 @@ ngx_http_ws_api_gateway_upgrade(ngx_http_request_t *r)
     nversions = 0;
     nkeys = 0;
 
+    /* nginx has hashed each header's name in lower case already */
+
+    if (ngx_http_ws_api_hashes[0] == 0) {
+        for (i = 0; i < 4; i++) {
+            ngx_http_ws_api_hashes[i] = ngx_hash_key(
+                                        ngx_http_ws_api_headers[i].data,
+                                        ngx_http_ws_api_headers[i].len);
+        }
+    }
+
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -265,36 +287,42 @@ ngx_http_ws_api_gateway_upgrade(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Upgrade") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade",
-                               sizeof("Upgrade") - 1) == 0)
-        {
+        for (k = 0; k < 4; k++) {
+            if (h[i].hash == ngx_http_ws_api_hashes[k]
+                && h[i].key.len == ngx_http_ws_api_headers[k].len
+                && ngx_strncmp(h[i].lowcase_key,
+                               ngx_http_ws_api_headers[k].data,
+                               h[i].key.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        switch (k) {
+
+        case 0:
             upgrade |= ngx_http_ws_api_gateway_token(&h[i].value,
                                                      "websocket");
+            break;
 
-        } else if (h[i].key.len == sizeof("Connection") - 1
-                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Connection",
-                                      sizeof("Connection") - 1) == 0)
-        {
+        case 1:
             connection |= ngx_http_ws_api_gateway_token(&h[i].value,
                                                         "upgrade");
+            break;
 
-        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "Sec-WebSocket-Version",
-                                      sizeof("Sec-WebSocket-Version") - 1)
-                      == 0)
-        {
+        case 2:
             version = &h[i].value;
             nversions++;
+            break;
 
-        } else if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "Sec-WebSocket-Key",
-                                      sizeof("Sec-WebSocket-Key") - 1) == 0)
-        {
+        case 3:
             key = &h[i].value;
             nkeys++;
+            break;
+
+        default:
+            break;
         }
     }
 

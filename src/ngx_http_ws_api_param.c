@@ -84,6 +84,7 @@ static int ngx_http_ws_api_value_allowed(const ngx_http_ws_api_param_t *p,
 static ngx_http_ws_api_reason_e ngx_http_ws_api_check_value(
     const ngx_http_ws_api_param_t *p, const u_char *s, size_t len,
     int *not_allowed);
+static int ngx_http_ws_api_plain(const u_char *s, size_t len);
 static size_t ngx_http_ws_api_decode(u_char *dst, const u_char *src,
     size_t len);
 static int ngx_http_ws_api_hex(u_char c);
@@ -373,12 +374,25 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
                 eq = pair;
             }
 
-            n = ngx_http_ws_api_decode(scratch + (pos - args), pos, eq - pos);
+            if (ngx_http_ws_api_plain(pos, eq - pos)) {
 
-            if (n != p->name_len
-                || (n && memcmp(scratch + (pos - args), p->name, n) != 0))
-            {
-                continue;
+                /* as written: nothing to decode (the common case) */
+
+                if ((size_t) (eq - pos) != p->name_len
+                    || memcmp(pos, p->name, p->name_len) != 0)
+                {
+                    continue;
+                }
+
+            } else {
+                n = ngx_http_ws_api_decode(scratch + (pos - args), pos,
+                                           eq - pos);
+
+                if (n != p->name_len
+                    || (n && memcmp(scratch + (pos - args), p->name, n) != 0))
+                {
+                    continue;
+                }
             }
 
             val = (eq < pair) ? eq + 1 : pair;
@@ -391,6 +405,13 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
 
                 if (pass == 0) {
                     count++;
+
+                } else if (ngx_http_ws_api_plain(val, piece - val)) {
+                    rc = ngx_http_ws_api_check_value(p, val, piece - val,
+                                                     &not_allowed);
+                    if (rc != NGX_HTTP_WS_API_PARAM_OK) {
+                        return rc;
+                    }
 
                 } else {
                     n = ngx_http_ws_api_decode(scratch + (val - args), val,
@@ -556,6 +577,23 @@ ngx_http_ws_api_value_allowed(const ngx_http_ws_api_param_t *p,
 
 
 /* application/x-www-form-urlencoded; dst may be src */
+
+/* whether a piece of a query string reads as written: no "%", no "+" */
+
+static int
+ngx_http_ws_api_plain(const u_char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%' || s[i] == '+') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
 
 static size_t
 ngx_http_ws_api_decode(u_char *dst, const u_char *src, size_t len)
