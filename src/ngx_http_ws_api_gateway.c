@@ -641,20 +641,17 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     ngx_pool_cleanup_t     *cln;
     ngx_http_ws_api_ctx_t  *ctx;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ws_api_ctx_t));
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the relay's state, if the connection is upgraded, is freed here */
+    /*
+     * The context and its strings live as long as the connection, and
+     * the request's pool is nearly full by the time a WebSocket is idle:
+     * they are an allocation of their own, freed with the relay's state
+     * by the cleanup (which the pool holds).
+     */
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
-
-    cln->handler = ngx_http_ws_api_relay_cleanup;
-    cln->data = ctx;
 
     path = *extra;
 
@@ -672,10 +669,17 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     len = e->id.len + e->name.len + e->version.len + e->backend.len
           + path.len + escape + 1 + r->args.len;
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    ctx = ngx_alloc(sizeof(ngx_http_ws_api_ctx_t) + len, r->connection->log);
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_memzero(ctx, sizeof(ngx_http_ws_api_ctx_t));
+
+    cln->handler = ngx_http_ws_api_relay_cleanup;
+    cln->data = ctx;
+
+    p = (u_char *) (ctx + 1);
 
     ctx->id.data = p;
     ctx->id.len = e->id.len;

@@ -347,6 +347,7 @@ ngx_http_ws_api_relay_cleanup(void *data)
     relay = ctx->relay;
 
     if (relay == NULL) {
+        ngx_free(ctx);
         return;
     }
 
@@ -368,9 +369,8 @@ ngx_http_ws_api_relay_cleanup(void *data)
     c->send = relay->down.send;
     c->recv = relay->up.recv;
 
-    ctx->relay = NULL;
-
     ngx_free(relay);
+    ngx_free(ctx);
 }
 
 

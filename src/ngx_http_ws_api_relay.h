@@ -16,7 +16,8 @@ ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
 
 /*
  * A pool cleanup of the gateway's context: frees the relay's state, if
- * any (it is not in the request's pool, which is full by then)
+ * any, and the context (neither is in the request's pool, which is full
+ * by then)
  */
 void ngx_http_ws_api_relay_cleanup(void *data);
 
