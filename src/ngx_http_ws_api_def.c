@@ -78,6 +78,9 @@ static void ngx_http_ws_api_def_fail(ngx_http_ws_api_def_error_t *err,
 static void ngx_http_ws_api_def_nomem(ngx_http_ws_api_def_error_t *err);
 static const char *ngx_http_ws_api_def_field(char *buf, size_t size,
     const char *prefix, const char *key);
+static const char *ngx_http_ws_api_def_word(json_t *in, const char *prefix,
+    const char *key, const char *one, const char *two, const char *what,
+    ngx_http_ws_api_def_error_t *err);
 static const char *ngx_http_ws_api_def_quote(char *buf, const char *s,
     size_t len);
 static void ngx_http_ws_api_def_utf8_cut(char *s);
@@ -1395,11 +1398,59 @@ ngx_http_ws_api_def_messages_canonical(json_t *obj,
 }
 
 
+/*
+ * A required member that is one of two words, in any case: the word in
+ * lower case, or NULL and *err
+ */
+
+static const char *
+ngx_http_ws_api_def_word(json_t *in, const char *prefix, const char *key,
+    const char *one, const char *two, const char *what,
+    ngx_http_ws_api_def_error_t *err)
+{
+    char     field[96], q[NGX_HTTP_WS_API_QUOTE + 8];
+    json_t  *v;
+
+    ngx_http_ws_api_def_field(field, sizeof(field), prefix, key);
+
+    v = json_object_get(in, key);
+
+    if (v == NULL) {
+        ngx_http_ws_api_def_fail(err, field, "%s is required", field);
+        return NULL;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_http_ws_api_def_fail(err, field, "%s must be a string", field);
+        return NULL;
+    }
+
+    if (ngx_http_ws_api_def_caseeq(json_string_value(v),
+                                   json_string_length(v), one))
+    {
+        return one;
+    }
+
+    if (ngx_http_ws_api_def_caseeq(json_string_value(v),
+                                   json_string_length(v), two))
+    {
+        return two;
+    }
+
+    ngx_http_ws_api_def_fail(err, field,
+                             "unknown %s \"%s\"; expected %s or %s", what,
+                             ngx_http_ws_api_def_quote(q, json_string_value(v),
+                                                       json_string_length(v)),
+                             one, two);
+    return NULL;
+}
+
+
 static json_t *
 ngx_http_ws_api_def_message(json_t *in, size_t i,
     ngx_http_ws_api_def_error_t *err)
 {
-    char         prefix[48], field[96], q[NGX_HTTP_WS_API_QUOTE + 8];
+    char         prefix[48];
     json_t      *v, *out;
     const char  *origin, *type;
 
@@ -1417,75 +1468,15 @@ ngx_http_ws_api_def_message(json_t *in, size_t i,
         return NULL;
     }
 
-    /* origin */
-
-    ngx_http_ws_api_def_field(field, sizeof(field), prefix, "origin");
-
-    v = json_object_get(in, "origin");
-
-    if (v == NULL) {
-        ngx_http_ws_api_def_fail(err, field, "%s is required", field);
+    origin = ngx_http_ws_api_def_word(in, prefix, "origin", "client",
+                                      "server", "message origin", err);
+    if (origin == NULL) {
         return NULL;
     }
 
-    if (!json_is_string(v)) {
-        ngx_http_ws_api_def_fail(err, field, "%s must be a string", field);
-        return NULL;
-    }
-
-    if (ngx_http_ws_api_def_caseeq(json_string_value(v),
-                                   json_string_length(v), "client"))
-    {
-        origin = "client";
-
-    } else if (ngx_http_ws_api_def_caseeq(json_string_value(v),
-                                          json_string_length(v), "server"))
-    {
-        origin = "server";
-
-    } else {
-        ngx_http_ws_api_def_fail(err, field,
-                                 "unknown message origin \"%s\"; expected "
-                                 "client or server",
-                                 ngx_http_ws_api_def_quote(q,
-                                     json_string_value(v),
-                                     json_string_length(v)));
-        return NULL;
-    }
-
-    /* type */
-
-    ngx_http_ws_api_def_field(field, sizeof(field), prefix, "type");
-
-    v = json_object_get(in, "type");
-
-    if (v == NULL) {
-        ngx_http_ws_api_def_fail(err, field, "%s is required", field);
-        return NULL;
-    }
-
-    if (!json_is_string(v)) {
-        ngx_http_ws_api_def_fail(err, field, "%s must be a string", field);
-        return NULL;
-    }
-
-    if (ngx_http_ws_api_def_caseeq(json_string_value(v),
-                                   json_string_length(v), "text"))
-    {
-        type = "text";
-
-    } else if (ngx_http_ws_api_def_caseeq(json_string_value(v),
-                                          json_string_length(v), "binary"))
-    {
-        type = "binary";
-
-    } else {
-        ngx_http_ws_api_def_fail(err, field,
-                                 "unknown message type \"%s\"; expected "
-                                 "text or binary",
-                                 ngx_http_ws_api_def_quote(q,
-                                     json_string_value(v),
-                                     json_string_length(v)));
+    type = ngx_http_ws_api_def_word(in, prefix, "type", "text", "binary",
+                                    "message type", err);
+    if (type == NULL) {
         return NULL;
     }
 
