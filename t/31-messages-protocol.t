@@ -155,6 +155,23 @@ backend_breaks('server RSV2', ws_frame(1, 'x', mask => 0, rsv => 2), 1002);
        'the close frame before it did');
 }
 
+# a violation while the other direction is inside a large frame: the close
+# frame waits for that frame's end
+
+{
+    my $ws = $gw->connect('/gateway/p/1.0/mid-frame');
+    $ws->send_text('!binary 4000000');
+    select(undef, undef, undef, 0.05);
+    $ws->send_raw(ws_frame(2, 'x', mask => 0));
+
+    my $m = $ws->read_message(20);
+    is($m && length($m->{payload}), 4000000,
+       'the 4 MB message under way reaches the client whole');
+    my $f = $ws->read_frame(10);
+    is($f && unpack('n', $f->{payload}), 1002, '... then the 1002 close frame');
+    ok($ws->closed_by_peer(10), 'closed');
+}
+
 my $log = $gw->nginx->error_log;
 unlike($log, qr/\[(alert|crit|emerg)\]|exited on signal/,
        'no alert or crash in the error log');
