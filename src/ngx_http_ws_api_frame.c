@@ -198,7 +198,9 @@ ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
                     }
 
                 } else {
-                    ngx_http_ws_api_frame_sync(f);
+                    /* a new message: no character is incomplete yet */
+                    f->commit = f->held ? f->frame_start : f->offset;
+                    f->boundary = f->frame_start;
                 }
 
                 continue;
@@ -776,10 +778,15 @@ ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f)
         f->msg_check = 0;
     }
 
+    /*
+     * a whole frame is committed, a character it ends inside included
+     * (ngx_http_ws_api_frame_held_from() holds only the frame coming)
+     */
+
     f->frame_start = f->offset;
     f->held = 0;
-
-    ngx_http_ws_api_frame_sync(f);
+    f->commit = f->offset;
+    f->boundary = f->offset;
 
     return NGX_HTTP_WS_API_FRAME_OK;
 }

@@ -100,10 +100,10 @@ typedef struct {
     u_char       fin;
     u_char       rsv;
     u_char       mask[4];
-    unsigned     masking:1;    /* the current frame is masked */
-    unsigned     in_message:1; /* a fragmented data message is open */
-    unsigned     msg_text:1;   /* it is a text message ... */
-    unsigned     msg_check:1;  /* ... whose UTF-8 is checked */
+    u_char       masking;      /* the current frame is masked */
+    u_char       in_message;   /* a fragmented data message is open */
+    u_char       msg_text;     /* it is a text message ... */
+    u_char       msg_check;    /* ... whose UTF-8 is checked */
     uint64_t     frame_start;  /* offset of the current frame's header */
     uint64_t     payload;      /* payload bytes of the current frame left */
     uint64_t     pos;          /* payload bytes of it consumed */
@@ -112,7 +112,7 @@ typedef struct {
     u_char       ctrl_len;     /* a control frame's payload length */
     uint32_t     ctrl_utf8;    /* UTF-8 decoder state of a close reason */
     u_char       hsize;        /* the size of the current frame's header */
-    unsigned     held:1;       /* the current frame is committed only whole */
+    u_char       held;         /* the current frame is committed only whole */
     uint64_t     seq_start;    /* offset of an incomplete UTF-8 sequence */
 } ngx_http_ws_api_frame_t;
 

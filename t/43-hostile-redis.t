@@ -142,7 +142,12 @@ sub recovers {
     });
     is($r->{status}, 201, sprintf('%s: ... and a write works (%.1f s)', $name, time - $t0))
         or diag('  ' . printable($r->{body}));
-    my $a = $r->{status} == 201 ? admin(PUT => "apis/$r->{json}{id}/activate") : $r;
+    # each worker reconnects on its own: one may still be in its backoff
+    my $a = $r;
+    poll_until(timeout_scale(6), sub {
+        $a = admin(PUT => "apis/$r->{json}{id}/activate");
+        $a->{status} != 503;
+    }) if $r->{status} == 201;
     $t0 = time;
     ok(poll_until(timeout_scale(6), sub { handshake("/gateway/$api/1.0") eq '101' }),
        "$name: ... and the API it creates is served")
