@@ -1082,11 +1082,30 @@ static size_t
 ngx_http_ws_api_ascii_avx2(const u_char *p, size_t n, uint32_t k32)
 {
     size_t   i;
-    __m256i  m, a, b;
+    __m256i  m, a, b, c, d;
 
     m = _mm256_set1_epi32((int) k32);
 
-    for (i = 0; n - i >= 64; i += 64) {
+    /* 128 bytes a step while there are, then 64 */
+
+    for (i = 0; n - i >= 128; i += 128) {
+        a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *) (p + i)),
+                             m);
+        b = _mm256_xor_si256(
+                _mm256_loadu_si256((const __m256i *) (p + i + 32)), m);
+        c = _mm256_xor_si256(
+                _mm256_loadu_si256((const __m256i *) (p + i + 64)), m);
+        d = _mm256_xor_si256(
+                _mm256_loadu_si256((const __m256i *) (p + i + 96)), m);
+
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(a, b),
+                                                 _mm256_or_si256(c, d))))
+        {
+            break;
+        }
+    }
+
+    for ( /* void */ ; n - i >= 64; i += 64) {
         a = _mm256_loadu_si256((const __m256i *) (p + i));
         b = _mm256_loadu_si256((const __m256i *) (p + i + 32));
 
