@@ -84,12 +84,15 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     "end "
     "return out"),
 
-    /* GET_API id: rev and the definition (nil if none) */
+    /* GET_APIS id...: rev and the definitions (nil for none) */
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "return {redis.call('GET', p .. 'rev') or '0', "
-    "        redis.call('GET', p .. 'api:' .. ARGV[3])}"),
+    "local out = {redis.call('GET', p .. 'rev') or '0'} "
+    "for i = 3, #ARGV do "
+    "  out[#out + 1] = redis.call('GET', p .. 'api:' .. ARGV[i]) "
+    "end "
+    "return out"),
 
     /* CREATE_API id name version json team... */
 
@@ -235,7 +238,8 @@ static void ngx_http_ws_api_store_check(ngx_http_ws_api_store_t *store,
 static void ngx_http_ws_api_store_rev_handler(redisReply *reply, void *data);
 static void ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store,
     uint64_t rev, const char *id, size_t id_len);
-static void ngx_http_ws_api_store_get_api_handler(redisReply *reply,
+static void ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store);
+static void ngx_http_ws_api_store_get_apis_handler(redisReply *reply,
     void *data);
 static void ngx_http_ws_api_store_load(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_load_handler(redisReply *reply,
@@ -452,6 +456,8 @@ ngx_http_ws_api_store_ready(ngx_http_ws_api_redis_t *rc, redisReply *reply)
 
     /* after every (re)connection: compare "rev", events may be lost */
 
+    store->eager = 1;
+
     if (rc == &store->cmd) {
         ngx_http_ws_api_store_check(store, 1);
 
@@ -621,9 +627,33 @@ ngx_http_ws_api_store_rev_handler(redisReply *reply, void *data)
     ngx_http_ws_api_cache_lock(store->cache);
 
     if (sh->loaded && sh->rev == rev) {
+        store->behind = 0;
         ngx_http_ws_api_cache_unlock(store->cache);
         ngx_http_ws_api_store_done(store, 0);
         return;
+    }
+
+    /*
+     * Behind while the events come: in a burst of writes the events of the
+     * last changes may still be on their way, and each of them costs one
+     * definition where a load costs all.  The whole is loaded only if the
+     * zone is still behind a "rev" seen a retry earlier, or at once after
+     * a (re)connection or a missing event.
+     */
+
+    if (sh->loaded && rev > sh->rev && !store->eager && store->sub.ready) {
+
+        if (store->behind == 0 || sh->rev >= store->behind) {
+            store->behind = rev;
+            store->behind_at = ngx_current_msec;
+        }
+
+        if (ngx_current_msec - store->behind_at < NGX_HTTP_WS_API_RETRY) {
+            ngx_http_ws_api_cache_unlock(store->cache);
+            ngx_http_ws_api_store_retry(store);
+            ngx_http_ws_api_store_done(store, 0);
+            return;
+        }
     }
 
     if (ngx_http_ws_api_store_lease(store) != NGX_OK) {
@@ -638,6 +668,9 @@ ngx_http_ws_api_store_rev_handler(redisReply *reply, void *data)
 
     ngx_http_ws_api_cache_unlock(store->cache);
 
+    store->eager = 0;
+    store->behind = 0;
+
     ngx_http_ws_api_store_load(store);
 }
 
@@ -646,12 +679,57 @@ static void
 ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
     const char *id, size_t id_len)
 {
-    size_t                 lens[1];
-    const char            *args[1];
-    ngx_http_ws_api_sh_t  *sh;
+    ngx_http_ws_api_event_t  *ev;
 
-    if (store->loading) {
-        store->again = 1;
+    if (store->nevents == NGX_HTTP_WS_API_EVENTS || id_len > sizeof(ev->id)) {
+
+        /* this one is lost: the whole is loaded instead */
+
+        store->nevents = 0;
+        store->eager = 1;
+
+        if (store->loading) {
+            store->again = 1;
+
+        } else {
+            ngx_http_ws_api_store_check(store, 1);
+        }
+
+        return;
+    }
+
+    ev = &store->events[(store->first + store->nevents)
+                        % NGX_HTTP_WS_API_EVENTS];
+    store->nevents++;
+
+    ev->rev = rev;
+    ev->has_id = (id != NULL);
+    ev->id_len = (u_char) id_len;
+
+    if (id_len) {
+        ngx_memcpy(ev->id, id, id_len);
+    }
+
+    ngx_http_ws_api_store_next(store);
+}
+
+
+/*
+ * Applies the events waiting in the ring: those whose revisions follow the
+ * zone's, in one script call for all of their definitions.
+ */
+
+static void
+ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
+{
+    size_t                    lens[NGX_HTTP_WS_API_EVENTS];
+    uint64_t                  rev;
+    ngx_uint_t                n, nids;
+    const char               *args[NGX_HTTP_WS_API_EVENTS];
+    ngx_http_ws_api_sh_t     *sh;
+    ngx_http_ws_api_event_t  *ev;
+
+    if (store->loading || store->nevents == 0) {
         return;
     }
 
@@ -659,32 +737,72 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
 
     ngx_http_ws_api_cache_lock(store->cache);
 
-    if (sh->loaded && rev <= sh->rev) {
+    /* what is already in the zone: applied by another worker, or loaded */
+
+    while (store->nevents
+           && sh->loaded && store->events[store->first].rev <= sh->rev)
+    {
+        store->first = (store->first + 1) % NGX_HTTP_WS_API_EVENTS;
+        store->nevents--;
+    }
+
+    if (store->nevents == 0) {
         ngx_http_ws_api_cache_unlock(store->cache);
         return;
     }
 
-    if (!sh->loaded || rev != sh->rev + 1
-        || id_len > sizeof(store->event_id_data))
-    {
-        /* a gap: only a whole load is sure to be right */
+    if (!sh->loaded || store->events[store->first].rev != sh->rev + 1) {
+
+        /*
+         * A gap: only a whole load is sure to be right.  It reads what
+         * Redis holds after every event received, so they all go.
+         */
 
         ngx_http_ws_api_cache_unlock(store->cache);
+
+        store->nevents = 0;
+        store->eager = 1;
         ngx_http_ws_api_store_check(store, 1);
         return;
     }
 
-    if (id == NULL) {
+    /* the revisions in a row; those of users and teams only count */
 
-        /* a user or a team: nothing the gateway holds */
+    rev = sh->rev;
+    nids = 0;
 
+    for (n = 0; n < store->nevents; n++) {
+        ev = &store->events[(store->first + n) % NGX_HTTP_WS_API_EVENTS];
+
+        if (ev->rev != rev + 1) {
+            break;
+        }
+
+        rev = ev->rev;
+
+        if (ev->has_id) {
+            args[nids] = (const char *) ev->id;
+            lens[nids] = ev->id_len;
+            nids++;
+        }
+    }
+
+    if (nids == 0) {
         sh->rev = rev;
 
         ngx_http_ws_api_cache_unlock(store->cache);
+
+        store->first = (store->first + n) % NGX_HTTP_WS_API_EVENTS;
+        store->nevents -= n;
+
+        ngx_http_ws_api_store_next(store);
         return;
     }
 
     if (ngx_http_ws_api_store_lease(store) != NGX_OK) {
+
+        /* another worker is at it: the events wait, "rev" is looked at */
+
         ngx_http_ws_api_cache_unlock(store->cache);
         ngx_http_ws_api_store_retry(store);
         return;
@@ -692,69 +810,101 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
 
     ngx_http_ws_api_cache_unlock(store->cache);
 
-    store->event_rev = rev;
-    store->event_id.data = store->event_id_data;
-    store->event_id.len = id_len;
-    ngx_memcpy(store->event_id_data, id, id_len);
-
-    args[0] = id;
-    lens[0] = id_len;
-
-    if (ngx_http_ws_api_store_eval(store, NGX_HTTP_WS_API_SCRIPT_GET_API,
-                                   ngx_http_ws_api_store_get_api_handler,
-                                   store, 1, args, lens)
+    if (ngx_http_ws_api_store_eval(store, NGX_HTTP_WS_API_SCRIPT_GET_APIS,
+                                   ngx_http_ws_api_store_get_apis_handler,
+                                   store, (int) nids, args, lens)
         == NULL)
     {
+        store->nevents = 0;
         ngx_http_ws_api_store_done(store, 1);
         return;
     }
 
+    store->batch = n;
+    store->batch_rev = rev;
     store->loading = 1;
 }
 
 
 static void
-ngx_http_ws_api_store_get_api_handler(redisReply *reply, void *data)
+ngx_http_ws_api_store_get_apis_handler(redisReply *reply, void *data)
 {
     ngx_http_ws_api_store_t  *store = data;
 
     uint64_t                  rev;
-    ngx_str_t                 json;
-    ngx_uint_t                invalid;
+    ngx_str_t                 id, json;
+    ngx_uint_t                i, k, n, invalid[NGX_HTTP_WS_API_EVENTS];
     redisReply               *def;
     ngx_http_ws_api_sh_t     *sh;
-    ngx_http_ws_api_entry_t  *e, *old;
+    ngx_http_ws_api_event_t  *ev, *evs[NGX_HTTP_WS_API_EVENTS];
+    ngx_http_ws_api_entry_t  *e[NGX_HTTP_WS_API_EVENTS], *old;
 
     store->loading = 0;
 
+    /* the events of the batch, those with an API */
+
+    n = 0;
+
+    for (i = 0; i < store->batch; i++) {
+        ev = &store->events[(store->first + i) % NGX_HTTP_WS_API_EVENTS];
+
+        if (ev->has_id) {
+            evs[n++] = ev;
+        }
+    }
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
+        || reply->elements != 1 + n
         || ngx_http_ws_api_store_reply_uint(reply->element[0], &rev)
            != NGX_OK)
     {
+        /* lost with the connection: a whole load follows the next one */
+        store->nevents = 0;
         ngx_http_ws_api_store_done(store, 1);
         return;
     }
 
-    if (rev != store->event_rev) {
-        /* more has changed meanwhile: load the whole, lease kept */
+    if (rev < store->batch_rev) {
+        /* Redis went back (a restore, a flush): load the whole, lease kept */
+        store->nevents = 0;
         ngx_http_ws_api_store_load(store);
         return;
     }
 
-    def = reply->element[1];
-    e = NULL;
-    invalid = 0;
+    /*
+     * A "rev" past the batch's means that more has changed since: those
+     * changes have their own events.  The definitions read are at least as
+     * new as the events, so the zone holds every change up to the batch's.
+     */
 
-    if (def->type == REDIS_REPLY_STRING) {
+    for (k = 0; k < n; k++) {
+        def = reply->element[1 + k];
+        e[k] = NULL;
+        invalid[k] = 0;
+
+        if (def->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        id.data = evs[k]->id;
+        id.len = evs[k]->id_len;
         json.data = (u_char *) def->str;
         json.len = def->len;
 
-        e = ngx_http_ws_api_cache_compile(store->cache, &store->event_id,
-                                          &json, &invalid, store->cmd.log);
+        e[k] = ngx_http_ws_api_cache_compile(store->cache, &id, &json,
+                                             &invalid[k], store->cmd.log);
 
-        if (e == NULL && !invalid) {
+        if (e[k] == NULL && !invalid[k]) {
+
             /* no memory: logged; "rev" stays behind, so it is retried */
+
+            while (k--) {
+                if (e[k]) {
+                    ngx_http_ws_api_cache_free(store->cache, e[k]);
+                }
+            }
+
+            store->nevents = 0;
             ngx_http_ws_api_store_done(store, 1);
             return;
         }
@@ -770,37 +920,51 @@ ngx_http_ws_api_store_get_api_handler(redisReply *reply, void *data)
 
         ngx_http_ws_api_cache_unlock(store->cache);
 
-        if (e) {
-            ngx_http_ws_api_cache_free(store->cache, e);
+        for (k = 0; k < n; k++) {
+            if (e[k]) {
+                ngx_http_ws_api_cache_free(store->cache, e[k]);
+            }
         }
 
         ngx_http_ws_api_store_done(store, 0);
         return;
     }
 
-    if (!invalid) {
-        old = ngx_http_ws_api_cache_find_id(store->cache, &store->event_id);
+    for (k = 0; k < n; k++) {
+
+        /* an invalid definition keeps the one loaded before, if any */
+
+        if (invalid[k]) {
+            continue;
+        }
+
+        id.data = evs[k]->id;
+        id.len = evs[k]->id_len;
+
+        old = ngx_http_ws_api_cache_find_id(store->cache, &id);
 
         if (old) {
             ngx_http_ws_api_cache_remove(store->cache, old);
             ngx_slab_free_locked(store->cache->shpool, old);
         }
 
-        if (e) {
-            ngx_http_ws_api_cache_insert(store->cache, e);
+        if (e[k]) {
+            ngx_http_ws_api_cache_insert(store->cache, e[k]);
         }
     }
 
-    /* an invalid definition keeps the one loaded before, if any */
-
-    sh->rev = rev;
+    sh->rev = store->batch_rev;
     sh->lease = 0;
     sh->lease_pid = 0;
 
     ngx_http_ws_api_cache_unlock(store->cache);
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, store->cmd.log, 0,
-                   "ws_api loaded \"%V\", rev %uL", &store->event_id, rev);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, store->cmd.log, 0,
+                   "ws_api loaded %ui definitions of %ui events, rev %uL",
+                   n, store->batch, store->batch_rev);
+
+    store->first = (store->first + store->batch) % NGX_HTTP_WS_API_EVENTS;
+    store->nevents -= store->batch;
 
     ngx_http_ws_api_store_done(store, 0);
 }
@@ -1014,6 +1178,8 @@ ngx_http_ws_api_store_done(ngx_http_ws_api_store_t *store,
 
         ngx_http_ws_api_cache_unlock(store->cache);
     }
+
+    ngx_http_ws_api_store_next(store);
 
     if (store->again && !store->loading) {
         store->again = 0;

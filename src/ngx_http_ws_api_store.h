@@ -18,7 +18,7 @@
 
 typedef enum {
     NGX_HTTP_WS_API_SCRIPT_LOAD = 0,
-    NGX_HTTP_WS_API_SCRIPT_GET_API,
+    NGX_HTTP_WS_API_SCRIPT_GET_APIS,
     NGX_HTTP_WS_API_SCRIPT_CREATE_API,
     NGX_HTTP_WS_API_SCRIPT_REPLACE_API,
     NGX_HTTP_WS_API_SCRIPT_DELETE_API,
@@ -34,6 +34,22 @@ typedef enum {
 #define NGX_HTTP_WS_API_SCRIPT_MAX_ARGS  (16 + NGX_HTTP_WS_API_MAX_TEAMS)
 
 
+/*
+ * Events that come while a load is on wait for it in a ring, so that a
+ * burst of changes is applied one definition at a time; the whole is
+ * loaded again only when the ring overflows or a revision is missing.
+ */
+#define NGX_HTTP_WS_API_EVENTS  64
+
+typedef struct {
+    uint64_t                       rev;
+    u_char                         id_len;
+    u_char                         has_id;     /* an API's; else a user's
+                                                  or a team's */
+    u_char                         id[64];
+} ngx_http_ws_api_event_t;
+
+
 struct ngx_http_ws_api_store_s {
     ngx_http_ws_api_main_conf_t   *wmcf;
     ngx_http_ws_api_cache_t       *cache;
@@ -43,14 +59,23 @@ struct ngx_http_ws_api_store_s {
     ngx_uint_t                     ticks;
     ngx_log_t                      log;
 
-    uint64_t                       event_rev;  /* the event being loaded */
-    ngx_str_t                      event_id;
-    u_char                         event_id_data[64];
+    ngx_http_ws_api_event_t        events[NGX_HTTP_WS_API_EVENTS];
+    ngx_uint_t                     first;      /* of the ring */
+    ngx_uint_t                     nevents;
+    ngx_uint_t                     batch;      /* the first events, being
+                                                  loaded */
+    uint64_t                       batch_rev;  /* the last one's */
+
+    uint64_t                       behind;     /* a "rev" the zone was
+                                                  behind at behind_at */
+    ngx_msec_t                     behind_at;
 
     unsigned                       loading:1;
     unsigned                       again:1;    /* look at "rev" after it */
     unsigned                       force:1;    /* the timer looks at "rev"
                                                   whatever the last look */
+    unsigned                       eager:1;    /* events may be lost: load
+                                                  the whole if behind */
 };
 
 
