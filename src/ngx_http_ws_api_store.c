@@ -238,6 +238,7 @@ static void ngx_http_ws_api_store_check(ngx_http_ws_api_store_t *store,
 static void ngx_http_ws_api_store_rev_handler(redisReply *reply, void *data);
 static void ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store,
     uint64_t rev, const char *id, size_t id_len);
+static void ngx_http_ws_api_store_drop(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_get_apis_handler(redisReply *reply,
     void *data);
@@ -681,6 +682,15 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
 {
     ngx_http_ws_api_event_t  *ev;
 
+    if (store->nevents == NGX_HTTP_WS_API_EVENTS) {
+
+        /* those another worker has applied meanwhile go first */
+
+        ngx_http_ws_api_cache_lock(store->cache);
+        ngx_http_ws_api_store_drop(store);
+        ngx_http_ws_api_cache_unlock(store->cache);
+    }
+
     if (store->nevents == NGX_HTTP_WS_API_EVENTS || id_len > sizeof(ev->id)) {
 
         /* this one is lost: the whole is loaded instead */
@@ -714,6 +724,24 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
 }
 
 
+/* drops the events whose changes the zone has; called with it locked */
+
+static void
+ngx_http_ws_api_store_drop(ngx_http_ws_api_store_t *store)
+{
+    ngx_http_ws_api_sh_t  *sh;
+
+    sh = store->cache->sh;
+
+    while (store->nevents
+           && sh->loaded && store->events[store->first].rev <= sh->rev)
+    {
+        store->first = (store->first + 1) % NGX_HTTP_WS_API_EVENTS;
+        store->nevents--;
+    }
+}
+
+
 /*
  * Applies the events waiting in the ring: those whose revisions follow the
  * zone's, in one script call for all of their definitions.
@@ -737,14 +765,7 @@ ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
 
     ngx_http_ws_api_cache_lock(store->cache);
 
-    /* what is already in the zone: applied by another worker, or loaded */
-
-    while (store->nevents
-           && sh->loaded && store->events[store->first].rev <= sh->rev)
-    {
-        store->first = (store->first + 1) % NGX_HTTP_WS_API_EVENTS;
-        store->nevents--;
-    }
+    ngx_http_ws_api_store_drop(store);
 
     if (store->nevents == 0) {
         ngx_http_ws_api_cache_unlock(store->cache);
@@ -781,7 +802,8 @@ ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
         rev = ev->rev;
 
         if (ev->has_id) {
-            args[nids] = (const char *) ev->id;
+            store->batch[nids] = *ev;
+            args[nids] = (const char *) store->batch[nids].id;
             lens[nids] = ev->id_len;
             nids++;
         }
@@ -791,9 +813,6 @@ ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
         sh->rev = rev;
 
         ngx_http_ws_api_cache_unlock(store->cache);
-
-        store->first = (store->first + n) % NGX_HTTP_WS_API_EVENTS;
-        store->nevents -= n;
 
         ngx_http_ws_api_store_next(store);
         return;
@@ -820,7 +839,12 @@ ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
         return;
     }
 
-    store->batch = n;
+    /* the batch is out of the ring: it may be emptied meanwhile */
+
+    store->first = (store->first + n) % NGX_HTTP_WS_API_EVENTS;
+    store->nevents -= n;
+
+    store->nbatch = nids;
     store->batch_rev = rev;
     store->loading = 1;
 }
@@ -833,25 +857,16 @@ ngx_http_ws_api_store_get_apis_handler(redisReply *reply, void *data)
 
     uint64_t                  rev;
     ngx_str_t                 id, json;
-    ngx_uint_t                i, k, n, invalid[NGX_HTTP_WS_API_EVENTS];
+    ngx_uint_t                k, n, invalid[NGX_HTTP_WS_API_EVENTS];
     redisReply               *def;
     ngx_http_ws_api_sh_t     *sh;
-    ngx_http_ws_api_event_t  *ev, *evs[NGX_HTTP_WS_API_EVENTS];
+    ngx_http_ws_api_event_t  *evs;
     ngx_http_ws_api_entry_t  *e[NGX_HTTP_WS_API_EVENTS], *old;
 
     store->loading = 0;
 
-    /* the events of the batch, those with an API */
-
-    n = 0;
-
-    for (i = 0; i < store->batch; i++) {
-        ev = &store->events[(store->first + i) % NGX_HTTP_WS_API_EVENTS];
-
-        if (ev->has_id) {
-            evs[n++] = ev;
-        }
-    }
+    evs = store->batch;
+    n = store->nbatch;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 1 + n
@@ -886,8 +901,8 @@ ngx_http_ws_api_store_get_apis_handler(redisReply *reply, void *data)
             continue;
         }
 
-        id.data = evs[k]->id;
-        id.len = evs[k]->id_len;
+        id.data = evs[k].id;
+        id.len = evs[k].id_len;
         json.data = (u_char *) def->str;
         json.len = def->len;
 
@@ -938,8 +953,8 @@ ngx_http_ws_api_store_get_apis_handler(redisReply *reply, void *data)
             continue;
         }
 
-        id.data = evs[k]->id;
-        id.len = evs[k]->id_len;
+        id.data = evs[k].id;
+        id.len = evs[k].id_len;
 
         old = ngx_http_ws_api_cache_find_id(store->cache, &id);
 
@@ -959,12 +974,9 @@ ngx_http_ws_api_store_get_apis_handler(redisReply *reply, void *data)
 
     ngx_http_ws_api_cache_unlock(store->cache);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, store->cmd.log, 0,
-                   "ws_api loaded %ui definitions of %ui events, rev %uL",
-                   n, store->batch, store->batch_rev);
-
-    store->first = (store->first + store->batch) % NGX_HTTP_WS_API_EVENTS;
-    store->nevents -= store->batch;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, store->cmd.log, 0,
+                   "ws_api loaded %ui definitions, rev %uL",
+                   n, store->batch_rev);
 
     ngx_http_ws_api_store_done(store, 0);
 }

@@ -62,9 +62,11 @@ struct ngx_http_ws_api_store_s {
     ngx_http_ws_api_event_t        events[NGX_HTTP_WS_API_EVENTS];
     ngx_uint_t                     first;      /* of the ring */
     ngx_uint_t                     nevents;
-    ngx_uint_t                     batch;      /* the first events, being
+    ngx_http_ws_api_event_t        batch[NGX_HTTP_WS_API_EVENTS];
+    ngx_uint_t                     nbatch;     /* the APIs' events being
                                                   loaded */
-    uint64_t                       batch_rev;  /* the last one's */
+    uint64_t                       batch_rev;  /* the last event's, users'
+                                                  and teams' too */
 
     uint64_t                       behind;     /* a "rev" the zone was
                                                   behind at behind_at */
