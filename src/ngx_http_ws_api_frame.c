@@ -64,6 +64,8 @@
 
 static size_t ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t len);
+static int ngx_http_ws_api_frame_whole(ngx_http_ws_api_frame_t *f,
+    const u_char *p);
 static int ngx_http_ws_api_frame_header(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t len, size_t *used);
 static int ngx_http_ws_api_frame_first(ngx_http_ws_api_frame_t *f);
@@ -189,6 +191,14 @@ ngx_http_ws_api_frame_parse(ngx_http_ws_api_frame_t *f, const u_char *p,
             if (n) {
                 p += n;
                 len -= n;
+
+                if (f->payload && f->payload <= len
+                    && ngx_http_ws_api_frame_whole(f, p))
+                {
+                    p += f->pos;
+                    len -= f->pos;
+                    continue;
+                }
 
                 if (f->payload == 0) {
                     if (ngx_http_ws_api_frame_end(f)
@@ -360,6 +370,46 @@ ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f, const u_char *p,
     f->offset += hsize;
 
     return hsize;
+}
+
+
+/*
+ * The payload of a frame that ngx_http_ws_api_frame_fast() took, all of it
+ * at p: a whole message, checked and ended at once.  Returns 0 if it is
+ * not valid text, which the general way then reports.
+ */
+
+static int
+ngx_http_ws_api_frame_whole(ngx_http_ws_api_frame_t *f, const u_char *p)
+{
+    size_t    n;
+    uint32_t  s;
+
+    n = (size_t) f->payload;
+
+    if (f->msg_check) {
+        s = NGX_HTTP_WS_API_UTF8_ACCEPT;
+
+        if (ngx_http_ws_api_utf8_run(&s, p, n, f->mask, 0) != n
+            || s != NGX_HTTP_WS_API_UTF8_ACCEPT)
+        {
+            return 0;
+        }
+
+        f->msg_check = 0;
+    }
+
+    /* as ngx_http_ws_api_frame_end() leaves a frame that ends a message */
+
+    f->offset += n;
+    f->pos = n;
+    f->payload = 0;
+    f->frame_start = f->offset;
+    f->held = 0;
+    f->commit = f->offset;
+    f->boundary = f->offset;
+
+    return 1;
 }
 
 
