@@ -158,6 +158,8 @@ static ngx_int_t ngx_http_ws_api_admin_list_named_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_ws_api_admin_list(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply, size_t first, const char *key);
+static json_t *ngx_http_ws_api_admin_named(u_char *name, size_t len,
+    json_t *stored);
 static ngx_int_t ngx_http_ws_api_admin_get_named(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_get_named_step(
@@ -1607,12 +1609,8 @@ ngx_http_ws_api_admin_list(ngx_http_ws_api_admin_t *ctx, redisReply *reply,
                    ? ngx_http_ws_api_admin_output(ctx, stored, 1) : NULL;
 
         } else {
-            item = json_pack("{s:s%}", "name", name->str, (size_t) name->len);
-
-            if (item && json_object_update(item, stored) != 0) {
-                json_decref(item);
-                item = NULL;
-            }
+            item = ngx_http_ws_api_admin_named((u_char *) name->str,
+                                               name->len, stored);
         }
 
         json_decref(stored);
@@ -1658,6 +1656,24 @@ ngx_http_ws_api_admin_named_valid(ngx_http_ws_api_admin_t *ctx)
                                                     : NGX_HTTP_NOT_FOUND,
                "name", "invalid %s name",
                ctx->route->collection.data[0] == 'u' ? "user" : "team");
+}
+
+
+/* a user or a team as the API shows it: its name, then its record */
+
+static json_t *
+ngx_http_ws_api_admin_named(u_char *name, size_t len, json_t *stored)
+{
+    json_t  *item;
+
+    item = json_pack("{s:s%}", "name", name, len);
+
+    if (item && json_object_update(item, stored) != 0) {
+        json_decref(item);
+        return NULL;
+    }
+
+    return item;
 }
 
 
@@ -1709,15 +1725,13 @@ ngx_http_ws_api_admin_get_named_step(ngx_http_ws_api_admin_t *ctx,
                                           "is invalid");
     }
 
-    item = json_pack("{s:s%}", "name", ctx->arg.data, ctx->arg.len);
-
-    if (item == NULL || json_object_update(item, stored) != 0) {
-        json_decref(item);
-        json_decref(stored);
-        return NGX_ERROR;
-    }
+    item = ngx_http_ws_api_admin_named(ctx->arg.data, ctx->arg.len, stored);
 
     json_decref(stored);
+
+    if (item == NULL) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_ws_api_admin_respond(ctx, NGX_HTTP_OK, item);
 }

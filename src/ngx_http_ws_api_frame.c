@@ -76,6 +76,7 @@ static int ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t n);
 static int ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f);
+static void ngx_http_ws_api_frame_done(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f);
 static uint64_t ngx_http_ws_api_frame_held_from(ngx_http_ws_api_frame_t *f);
 static void ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f);
@@ -399,15 +400,11 @@ ngx_http_ws_api_frame_whole(ngx_http_ws_api_frame_t *f, const u_char *p)
         f->msg_check = 0;
     }
 
-    /* as ngx_http_ws_api_frame_end() leaves a frame that ends a message */
-
     f->offset += n;
     f->pos = n;
     f->payload = 0;
-    f->frame_start = f->offset;
-    f->held = 0;
-    f->commit = f->offset;
-    f->boundary = f->offset;
+
+    ngx_http_ws_api_frame_done(f);
 
     return 1;
 }
@@ -828,17 +825,25 @@ ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f)
         f->msg_check = 0;
     }
 
-    /*
-     * a whole frame is committed, a character it ends inside included
-     * (ngx_http_ws_api_frame_held_from() holds only the frame coming)
-     */
+    ngx_http_ws_api_frame_done(f);
 
+    return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/*
+ * A frame is whole and valid: it is committed, a character it ends inside
+ * included (ngx_http_ws_api_frame_held_from() holds only the frame coming),
+ * and the next frame starts here.
+ */
+
+static void
+ngx_http_ws_api_frame_done(ngx_http_ws_api_frame_t *f)
+{
     f->frame_start = f->offset;
     f->held = 0;
     f->commit = f->offset;
     f->boundary = f->offset;
-
-    return NGX_HTTP_WS_API_FRAME_OK;
 }
 
 
@@ -878,12 +883,6 @@ ngx_http_ws_api_frame_close_valid(ngx_http_ws_api_frame_t *f)
 
 
 /*
- * Commits what has been consumed of a data frame, or up to its start if it
- * is committed only whole, or up to an incomplete UTF-8 sequence of a text
- * message if it comes first; also after any frame is whole.
- */
-
-/*
  * Where an incomplete UTF-8 sequence makes the commit stop: its first byte
  * in the current frame.  Only bytes of the frame being received are held:
  * a frame that ends inside a sequence is let go with the bytes it has, or
@@ -905,6 +904,12 @@ ngx_http_ws_api_frame_held_from(ngx_http_ws_api_frame_t *f)
     return (f->seq_start > from) ? f->seq_start : from;
 }
 
+
+/*
+ * Commits what has been consumed of a data frame, or up to its start if it
+ * is committed only whole, or up to an incomplete UTF-8 sequence of a text
+ * message if it comes first.
+ */
 
 static void
 ngx_http_ws_api_frame_sync(ngx_http_ws_api_frame_t *f)

@@ -84,7 +84,8 @@ static int ngx_http_ws_api_value_allowed(const ngx_http_ws_api_param_t *p,
 static ngx_http_ws_api_reason_e ngx_http_ws_api_check_value(
     const ngx_http_ws_api_param_t *p, const u_char *s, size_t len,
     int *not_allowed);
-static int ngx_http_ws_api_plain(const u_char *s, size_t len);
+static const u_char *ngx_http_ws_api_piece(u_char *scratch,
+    const u_char *args, const u_char *s, size_t len, size_t *n);
 static size_t ngx_http_ws_api_decode(u_char *dst, const u_char *src,
     size_t len);
 static int ngx_http_ws_api_hex(u_char c);
@@ -336,7 +337,7 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
 {
     int                       pass, not_allowed;
     size_t                    n, count;
-    const u_char             *pos, *end, *pair, *eq, *val, *piece;
+    const u_char             *pos, *end, *pair, *eq, *val, *piece, *s;
     ngx_http_ws_api_reason_e  rc;
 
     if (args == NULL) {
@@ -374,25 +375,10 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
                 eq = pair;
             }
 
-            if (ngx_http_ws_api_plain(pos, eq - pos)) {
+            s = ngx_http_ws_api_piece(scratch, args, pos, eq - pos, &n);
 
-                /* as written: nothing to decode (the common case) */
-
-                if ((size_t) (eq - pos) != p->name_len
-                    || memcmp(pos, p->name, p->name_len) != 0)
-                {
-                    continue;
-                }
-
-            } else {
-                n = ngx_http_ws_api_decode(scratch + (pos - args), pos,
-                                           eq - pos);
-
-                if (n != p->name_len
-                    || (n && memcmp(scratch + (pos - args), p->name, n) != 0))
-                {
-                    continue;
-                }
+            if (n != p->name_len || (n && memcmp(s, p->name, n) != 0)) {
+                continue;
             }
 
             val = (eq < pair) ? eq + 1 : pair;
@@ -406,19 +392,11 @@ ngx_http_ws_api_param_check_query(const ngx_http_ws_api_param_t *p,
                 if (pass == 0) {
                     count++;
 
-                } else if (ngx_http_ws_api_plain(val, piece - val)) {
-                    rc = ngx_http_ws_api_check_value(p, val, piece - val,
-                                                     &not_allowed);
-                    if (rc != NGX_HTTP_WS_API_PARAM_OK) {
-                        return rc;
-                    }
-
                 } else {
-                    n = ngx_http_ws_api_decode(scratch + (val - args), val,
-                                               piece - val);
+                    s = ngx_http_ws_api_piece(scratch, args, val, piece - val,
+                                              &n);
 
-                    rc = ngx_http_ws_api_check_value(p, scratch + (val - args),
-                                                     n, &not_allowed);
+                    rc = ngx_http_ws_api_check_value(p, s, n, &not_allowed);
                     if (rc != NGX_HTTP_WS_API_PARAM_OK) {
                         return rc;
                     }
@@ -576,24 +554,31 @@ ngx_http_ws_api_value_allowed(const ngx_http_ws_api_param_t *p,
 }
 
 
-/* application/x-www-form-urlencoded; dst may be src */
+/*
+ * A piece of the query string at args, decoded: as written when it has no
+ * "%" and no "+" (the common case), else into scratch at its own offset.
+ */
 
-/* whether a piece of a query string reads as written: no "%", no "+" */
-
-static int
-ngx_http_ws_api_plain(const u_char *s, size_t len)
+static const u_char *
+ngx_http_ws_api_piece(u_char *scratch, const u_char *args, const u_char *s,
+    size_t len, size_t *n)
 {
     size_t  i;
 
     for (i = 0; i < len; i++) {
         if (s[i] == '%' || s[i] == '+') {
-            return 0;
+            *n = ngx_http_ws_api_decode(scratch + (s - args), s, len);
+            return scratch + (s - args);
         }
     }
 
-    return 1;
+    *n = len;
+
+    return s;
 }
 
+
+/* application/x-www-form-urlencoded; dst may be src */
 
 static size_t
 ngx_http_ws_api_decode(u_char *dst, const u_char *src, size_t len)

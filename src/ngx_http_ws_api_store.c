@@ -238,6 +238,7 @@ static void ngx_http_ws_api_store_check(ngx_http_ws_api_store_t *store,
 static void ngx_http_ws_api_store_rev_handler(redisReply *reply, void *data);
 static void ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store,
     uint64_t rev, const char *id, size_t id_len);
+static void ngx_http_ws_api_store_reload(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_drop(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store);
 static void ngx_http_ws_api_store_get_apis_handler(redisReply *reply,
@@ -692,19 +693,8 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
     }
 
     if (store->nevents == NGX_HTTP_WS_API_EVENTS || id_len > sizeof(ev->id)) {
-
-        /* this one is lost: the whole is loaded instead */
-
-        store->nevents = 0;
-        store->eager = 1;
-
-        if (store->loading) {
-            store->again = 1;
-
-        } else {
-            ngx_http_ws_api_store_check(store, 1);
-        }
-
+        /* this one is lost */
+        ngx_http_ws_api_store_reload(store);
         return;
     }
 
@@ -721,6 +711,26 @@ ngx_http_ws_api_store_event(ngx_http_ws_api_store_t *store, uint64_t rev,
     }
 
     ngx_http_ws_api_store_next(store);
+}
+
+
+/*
+ * An event is missing: only a whole load is sure to be right.  It reads
+ * what Redis holds after every event received, so they all go.
+ */
+
+static void
+ngx_http_ws_api_store_reload(ngx_http_ws_api_store_t *store)
+{
+    store->nevents = 0;
+    store->eager = 1;
+
+    if (store->loading) {
+        store->again = 1;
+        return;
+    }
+
+    ngx_http_ws_api_store_check(store, 1);
 }
 
 
@@ -773,17 +783,9 @@ ngx_http_ws_api_store_next(ngx_http_ws_api_store_t *store)
     }
 
     if (!sh->loaded || store->events[store->first].rev != sh->rev + 1) {
-
-        /*
-         * A gap: only a whole load is sure to be right.  It reads what
-         * Redis holds after every event received, so they all go.
-         */
-
+        /* a gap */
         ngx_http_ws_api_cache_unlock(store->cache);
-
-        store->nevents = 0;
-        store->eager = 1;
-        ngx_http_ws_api_store_check(store, 1);
+        ngx_http_ws_api_store_reload(store);
         return;
     }
 

@@ -36,8 +36,9 @@ typedef enum {
 
 /*
  * Events that come while a load is on wait for it in a ring, so that a
- * burst of changes is applied one definition at a time; the whole is
- * loaded again only when the ring overflows or a revision is missing.
+ * burst of changes reads only the definitions changed, those in a row in
+ * one script; the whole is loaded again only when the ring overflows or a
+ * revision is missing.
  */
 #define NGX_HTTP_WS_API_EVENTS  64
 
