@@ -221,6 +221,7 @@ static const char *wb_header_value(const char *hdrs, const char *name,
     size_t *len);
 static unsigned char *wb_buf_reserve(wb_buf_t *b, size_t n);
 static void wb_buf_free(wb_buf_t *b);
+static int wb_buf_send(int fd, wb_buf_t *b);
 static int wb_frame_header(wb_frame_t *f, const unsigned char *p, size_t n,
     const char **err);
 static void wb_mask_copy(unsigned char *dst, const unsigned char *src,
@@ -625,6 +626,42 @@ wb_buf_free(wb_buf_t *b)
     free(b->data);
     b->data = NULL;
     b->pos = b->len = b->cap = 0;
+}
+
+
+/*
+ * Sends what b holds to fd.  0 when all of it went (b is then emptied) or
+ * the socket is full (EAGAIN, the rest stays in b); -1 on an error, errno
+ * tells which.
+ */
+
+static int
+wb_buf_send(int fd, wb_buf_t *b)
+{
+    ssize_t  sent;
+
+    while (b->len > b->pos) {
+        sent = send(fd, b->data + b->pos, b->len - b->pos, MSG_NOSIGNAL);
+
+        if (sent > 0) {
+            b->pos += sent;
+            continue;
+        }
+
+        if (sent == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (sent == -1 && errno == EAGAIN) {
+            return 0;
+        }
+
+        return -1;
+    }
+
+    b->pos = b->len = 0;
+
+    return 0;
 }
 
 
@@ -1436,31 +1473,12 @@ wb_echo_send(wb_echo_conn_t *c, unsigned char *p, size_t n)
 static int
 wb_echo_flush(wb_echo_conn_t *c)
 {
-    ssize_t  sent;
-
-    while (c->out.len > c->out.pos) {
-        sent = send(c->fd, c->out.data + c->out.pos, c->out.len - c->out.pos,
-                    MSG_NOSIGNAL);
-
-        if (sent > 0) {
-            c->out.pos += sent;
-            continue;
-        }
-
-        if (sent == -1 && errno == EINTR) {
-            continue;
-        }
-
-        if (sent == -1 && errno == EAGAIN) {
-            return 0;
-        }
-
+    if (wb_buf_send(c->fd, &c->out) != 0) {
         return -1;
     }
 
-    c->out.pos = c->out.len = 0;
-
-    if (c->out.cap > 1024 * 1024) {
+    /* all sent (not EAGAIN): a big buffer is given back */
+    if (c->out.len == 0 && c->out.cap > 1024 * 1024) {
         wb_buf_free(&c->out);
     }
 
@@ -2139,30 +2157,10 @@ wb_conn_send_control(wb_conn_t *c, unsigned opcode,
 static int
 wb_conn_flush(wb_conn_t *c)
 {
-    ssize_t  sent;
-
-    while (c->out.len > c->out.pos) {
-        sent = send(c->fd, c->out.data + c->out.pos, c->out.len - c->out.pos,
-                    MSG_NOSIGNAL);
-
-        if (sent > 0) {
-            c->out.pos += sent;
-            continue;
-        }
-
-        if (sent == -1 && errno == EINTR) {
-            continue;
-        }
-
-        if (sent == -1 && errno == EAGAIN) {
-            return 0;
-        }
-
+    if (wb_buf_send(c->fd, &c->out) != 0) {
         wb_conn_fail(c, "send: %s", strerror(errno));
         return -1;
     }
-
-    c->out.pos = c->out.len = 0;
 
     return 0;
 }
