@@ -26,23 +26,14 @@ use Socket qw(SHUT_WR);
 use Time::HiRes qw(time sleep);
 use WsApi::Test;
 use WsApi::Hostile;
+use WsApi::Admin qw(admin_http);
 
 my $redis = start_redis();
 my $backend = start_backend();
 
-my $nginx = start_nginx(http => <<'EOF');
-    ws_api_redis %%REDIS%%;
-
-    # the admin API, nginx's defaults otherwise
-    server {
-        listen 127.0.0.1:%%PORT_ADMIN%%;
-        location /rest/apigateway/ {
-            ws_api_admin;
-            ws_api_admin_identity $http_x_user;
-            ws_api_admin_superuser admin;
-        }
-    }
-
+# the typical admin and gateway servers of WsApi::Admin (nginx's defaults
+# otherwise), and two more admin servers
+my $nginx = start_nginx(http => admin_http(http_extra => <<'EOF'));
     # a short client_body_timeout, for bodies that never complete
     server {
         listen 127.0.0.1:%%PORT_SLOW%%;
@@ -62,17 +53,6 @@ my $nginx = start_nginx(http => <<'EOF');
             ws_api_admin;
             ws_api_admin_identity $http_x_user;
             ws_api_admin_superuser admin;
-        }
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_GW%%;
-        location /gateway/ {
-            ws_api_gateway;
-            proxy_pass $ws_api_backend;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
         }
     }
 EOF

@@ -24,6 +24,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use WsApi::Test;
 use WsApi::Hostile;
+use WsApi::Admin qw(admin_http);
 
 my $t_start = time;
 
@@ -31,30 +32,10 @@ my $redis = start_redis();
 my $fake = start_fake_redis(upstream => $redis);
 my $backend = start_backend();
 
-my $nginx = start_nginx(main => 'worker_processes 2;', vars => { FAKE => $fake->addr },
-                        http => <<'EOF');
-    ws_api_redis %%FAKE%% timeout=500ms;
-
-    server {
-        listen 127.0.0.1:%%PORT_ADMIN%%;
-        location /rest/apigateway/ {
-            ws_api_admin;
-            ws_api_admin_identity $http_x_user;
-            ws_api_admin_superuser admin;
-        }
-    }
-
-    server {
-        listen 127.0.0.1:%%PORT_GW%%;
-        location /gateway/ {
-            ws_api_gateway;
-            proxy_pass $ws_api_backend;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-        }
-    }
-EOF
+# the typical admin and gateway servers of WsApi::Admin, nginx talking to
+# the fake Redis (%%REDIS%% is its address)
+my $nginx = start_nginx(main => 'worker_processes 2;', redis => $fake,
+                        http => admin_http(redis_opts => 'timeout=500ms'));
 
 my $ADMIN = 'http://127.0.0.1:' . $nginx->port('admin') . '/rest/apigateway/';
 my $GW = $nginx->port('gw');

@@ -68,22 +68,13 @@ sub status {
     return eval { json_decode(<$fh>) } // {};
 }
 
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-if ($pid == 0) {
-    my %nr = (x86_64 => 157, aarch64 => 167);
-    my $nr = $nr{ (POSIX::uname())[4] };
-    syscall($nr, 1, 15) if $nr;
-    open STDIN, '<', '/dev/null';
-    open STDOUT, '>>', $f{log};
-    open STDERR, '>&', \*STDOUT;
-    my @cmd = ($ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/soak_client.py',
-               '--port', $gw->port, '--path', '/gateway/soak/1.0', '--query', '?client=soak',
-               '--connections', $N, '--duration', $SECS, '--interval', 1.0, '--window', 2,
-               '--out', $f{out}, '--status', $f{status});
-    { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-    POSIX::_exit(127);
-}
+# the harness's own spawn: the client dies with the test (PR_SET_PDEATHSIG)
+my $pid = WsApi::Test::_spawn(
+    [$ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/soak_client.py',
+     '--port', $gw->port, '--path', '/gateway/soak/1.0', '--query', '?client=soak',
+     '--connections', $N, '--duration', $SECS, '--interval', 1.0, '--window', 2,
+     '--out', $f{out}, '--status', $f{status}],
+    $f{log}, 'soak_client.py');
 END { kill 'TERM', $pid if $pid && kill 0, $pid }
 
 my $mark0 = $nginx->log_mark;

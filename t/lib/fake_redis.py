@@ -169,6 +169,25 @@ def parse_resp(buf, pos=0):
     raise ValueError("not RESP: %r" % bytes(buf[pos - len(line) - 3:pos + 20]))
 
 
+async def resp_values(reader):
+    """Every RESP value that arrives on reader, as (value, its bytes), until
+    EOF."""
+    buf = bytearray()
+    while True:
+        data = await reader.read(65536)
+        if not data:
+            return
+        buf += data
+        while buf:
+            try:
+                value, pos = parse_resp(buf)
+            except Incomplete:
+                break
+            raw = bytes(buf[:pos])
+            del buf[:pos]
+            yield value, raw
+
+
 class Conn:
     def __init__(self, reader, writer):
         self.reader = reader
@@ -220,20 +239,8 @@ class Conn:
         self.log("disconnect")
 
     async def from_client(self):
-        buf = bytearray()
-        while True:
-            data = await self.reader.read(65536)
-            if not data:
-                return
-            buf += data
-            while buf:
-                try:
-                    cmd, pos = parse_resp(buf)
-                except Incomplete:
-                    break
-                raw = bytes(buf[:pos])
-                del buf[:pos]
-                await self.command(cmd, raw)
+        async for cmd, raw in resp_values(self.reader):
+            await self.command(cmd, raw)
 
     async def command(self, cmd, raw):
         if not isinstance(cmd, list) or not cmd or not isinstance(cmd[0], bytes):
@@ -320,23 +327,11 @@ class Conn:
         return b"-ERR FAKE unknown\r\n"
 
     async def from_upstream(self):
-        buf = bytearray()
-        while True:
-            data = await self.up_reader.read(65536)
-            if not data:
-                return
-            buf += data
-            while buf:
-                try:
-                    _, pos = parse_resp(buf)
-                except Incomplete:
-                    break
-                reply = bytes(buf[:pos])
-                del buf[:pos]
-                if self.pending:
-                    self.pending.pop(0).set_result(reply)
-                else:
-                    self.queue.put_nowait(("raw", reply))     # pushed (pub/sub)
+        async for _, reply in resp_values(self.up_reader):
+            if self.pending:
+                self.pending.pop(0).set_result(reply)
+            else:
+                self.queue.put_nowait(("raw", reply))     # pushed (pub/sub)
 
     async def to_client(self):
         while True:

@@ -18,6 +18,7 @@ use Time::HiRes qw(time sleep);
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 use WsApi::Test;
+use WsApi::Admin ();
 
 our @EXPORT = qw(
     redis_state json_error_ok clean_message crash_lines no_crash_since
@@ -76,23 +77,14 @@ sub printable {
     return $s;
 }
 
+# WsApi::Admin's redis_dump, with the values of the other types (streams...)
+# as the hex of their DUMP
 sub redis_state {
     my ($redis) = @_;
-    my $c = $redis->client;
-    my %d;
-    for my $k (sort $c->cmd('KEYS', '*')) {
-        my $t = $c->cmd('TYPE', $k);
-        my $v;
-        if    ($t eq 'string') { $v = $c->cmd('GET', $k) }
-        elsif ($t eq 'set')    { $v = [sort $c->cmd('SMEMBERS', $k)] }
-        elsif ($t eq 'hash')   { $v = { $c->cmd('HGETALL', $k) } }
-        elsif ($t eq 'list')   { $v = [$c->cmd('LRANGE', $k, 0, -1)] }
-        elsif ($t eq 'zset')   { $v = [$c->cmd('ZRANGE', $k, 0, -1, 'WITHSCORES')] }
-        else                   { $v = unpack('H*', $c->cmd('DUMP', $k) // '') }
-        $d{$k} = [$t, $v, $c->cmd('PTTL', $k)];
-    }
-    $c->stop;
-    return \%d;
+    my $d = WsApi::Admin::redis_dump($redis);
+    $_->[1] = unpack('H*', $_->[1] // '')
+        for grep { $_->[0] !~ /^(?:string|set|hash|list|zset)$/ } values %$d;
+    return $d;
 }
 
 sub clean_message {
@@ -229,19 +221,8 @@ sub start_fake_redis {
     my @cmd = ($ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/fake_redis.py',
                '--upstream', $opt{upstream}->addr, '--port-file', "$dir/port",
                '--log', "$dir/fake.log");
-    my $pid = fork();
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        # die with the test (PR_SET_PDEATHSIG), as the harness's children do
-        my %nr = (x86_64 => 157, aarch64 => 167);
-        my $nr = $nr{ (POSIX::uname())[4] };
-        syscall($nr, 1, 15) if $nr;
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/stderr";
-        open STDERR, '>&', \*STDOUT;
-        { no warnings qw(exec); exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
+    # the harness's own spawn: dies with the test (PR_SET_PDEATHSIG)
+    my $pid = WsApi::Test::_spawn(\@cmd, "$dir/stderr", 'fake_redis.py');
     poll_until(timeout_scale(10), sub { -s "$dir/port" }) or die "fake redis did not start\n";
     open my $fh, '<', "$dir/port" or die;
     my $port = <$fh>;
