@@ -38,7 +38,8 @@ BENCH_BIN   := $(BUILD)/ws-bench
 DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
-               ssl-cert clang libclang-rt-14-dev haproxy caddy
+               ssl-cert clang libclang-rt-14-dev haproxy caddy \
+               chromium chromium-driver python3-selenium
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan

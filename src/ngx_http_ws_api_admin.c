@@ -115,6 +115,7 @@ static void ngx_http_ws_api_admin_cleanup(void *data);
 static ngx_int_t ngx_http_ws_api_admin_health(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_health_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_ws_api_admin_me(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_list_apis(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_list_apis_step(
@@ -210,6 +211,10 @@ static ngx_http_ws_api_route_t  ngx_http_ws_api_routes[] = {
     { ngx_string("health"), 1, ngx_null_string, 0, 1, "GET, HEAD",
       { { NGX_HTTP_GET, 0, NGX_HTTP_WS_API_BODY_NONE,
           ngx_http_ws_api_admin_health } } },
+
+    { ngx_string("me"), 1, ngx_null_string, 0, 0, "GET, HEAD",
+      { { NGX_HTTP_GET, 0, NGX_HTTP_WS_API_BODY_NONE,
+          ngx_http_ws_api_admin_me } } },
 
     { ngx_string("apis"), 1, ngx_null_string, 0, 0, "GET, HEAD, POST",
       { { NGX_HTTP_GET, 0, NGX_HTTP_WS_API_BODY_NONE,
@@ -850,6 +855,41 @@ ngx_http_ws_api_admin_health_step(ngx_http_ws_api_admin_t *ctx,
                                               ? NGX_HTTP_OK
                                               : NGX_HTTP_SERVICE_UNAVAILABLE,
                                          doc);
+}
+
+
+/*
+ * GET /me: the caller's own name, privileges and teams, for a client
+ * (the console) that shows only what the caller may do; the name is null
+ * when the identity is not UTF-8
+ */
+
+static ngx_int_t
+ngx_http_ws_api_admin_me(ngx_http_ws_api_admin_t *ctx)
+{
+    json_t      *privileges;
+    ngx_uint_t   k;
+
+    privileges = json_array();
+
+    for (k = 0; privileges && ngx_http_ws_api_privileges[k]; k++) {
+        if ((ctx->privileges & (1 << k))
+            && json_array_append_new(privileges,
+                              json_string(ngx_http_ws_api_privileges[k])) != 0)
+        {
+            json_decref(privileges);
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_ws_api_admin_respond(ctx, NGX_HTTP_OK,
+               json_pack("{s:o?, s:b, s:o, s:o}",
+                         "name", json_stringn((char *) ctx->identity.data,
+                                              ctx->identity.len),
+                         "superuser", (int) ctx->superuser,
+                         "privileges", privileges,
+                         "teams", ctx->teams ? json_incref(ctx->teams)
+                                             : json_array()));
 }
 
 

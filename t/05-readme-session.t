@@ -15,23 +15,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use WsApi::Test;
 
-my $conf = do {
-    local $/;
-    open my $fh, '<', repo_root() . '/conf/nginx.conf' or die $!;
-    <$fh>;
-};
-
-# the body of "http { ... }"
-
-my ($http) = $conf =~ /^http\s*\{\n(.*)^\}/ms;
+my $http = sample_http();
 ok($http, 'conf/nginx.conf has an http block');
-
-$http =~ s/127\.0\.0\.1:6380/%%REDIS%%/g;
-$http =~ s/127\.0\.0\.1:8081/127.0.0.1:%%PORT_ADMIN%%/g;
-$http =~ s/127\.0\.0\.1:8080/127.0.0.1:%%PORT_GW%%/g;
-$http =~ s{\.\./build/run/}{%%TMP%%/}g;
-$http =~ s{build/run/tmp/}{%%TMP%%/}g;
-$http =~ s{build/run/}{%%TMP%%/}g;
 
 like($http, qr/location \/gateway\/ \{\s+ws_api_gateway;/,
      'the sample has the canonical gateway location');

@@ -63,6 +63,7 @@ start() {
     cat <<MSG
 ws-api is running:
   admin API  http://127.0.0.1:8081/rest/apigateway/   (user admin, password admin)
+  console    http://127.0.0.1:8081/console/            (the admin console, same user)
   gateway    ws://127.0.0.1:8080/gateway/{apiName}/{apiVersion}
   Redis      127.0.0.1:$REDIS_PORT  (data in build/run/redis)
   backend    ws://127.0.0.1:$BACKEND_PORT/  (a demo echo server)

@@ -27,7 +27,7 @@ our @EXPORT = qw(
     http_request raw_request ws_connect ws_frame
     poll_until json_encode json_decode json_is
     free_port tmpdir repo_root module_path make_cert
-    stop_all stray_processes timeout_scale
+    stop_all stray_processes timeout_scale sample_http
 );
 
 our $VERSION = '1.0';
@@ -82,6 +82,9 @@ error logs, backend logs and Redis logs are printed with diag().
     tmpdir()                 the test file's temporary directory (created on demand)
     repo_root()              absolute path of the repository
     module_path()            the module .so that load_module uses
+    sample_http()            the http block of conf/nginx.conf with %%REDIS%%,
+                             %%PORT_ADMIN%%, %%PORT_GW%%, %%TMP%% for its
+                             address, ports and build/run/, html/ absolute
     free_port()              a free TCP port on 127.0.0.1 (bind port 0), never the same twice
     poll_until($secs, sub{}) call sub until it returns true; elapsed seconds
                              (a true string like "0.153") or undef on timeout
@@ -274,6 +277,29 @@ sub timeout_scale {
 
 sub repo_root {
     return $ROOT //= abs_path(dirname(abs_path(__FILE__)) . '/../../..');
+}
+
+# The body of "http { ... }" of conf/nginx.conf (what "make run" starts),
+# its ports and paths moved to a test's own: %%REDIS%%, %%PORT_ADMIN%%,
+# %%PORT_GW%%, %%TMP%%, and html/ from the repository.
+
+sub sample_http {
+    my $conf = do {
+        local $/;
+        open my $fh, '<', repo_root() . '/conf/nginx.conf' or die $!;
+        <$fh>;
+    };
+    my ($http) = $conf =~ /^http\s*\{\n(.*)^\}/ms or return undef;
+
+    $http =~ s/127\.0\.0\.1:6380/%%REDIS%%/g;
+    $http =~ s/127\.0\.0\.1:8081/127.0.0.1:%%PORT_ADMIN%%/g;
+    $http =~ s/127\.0\.0\.1:8080/127.0.0.1:%%PORT_GW%%/g;
+    $http =~ s{\.\./build/run/}{%%TMP%%/}g;
+    $http =~ s{build/run/tmp/}{%%TMP%%/}g;
+    $http =~ s{build/run/}{%%TMP%%/}g;
+    my $html = repo_root() . '/html/';
+    $http =~ s{(alias\s+)html/;}{$1$html;}g;
+    return $http;
 }
 
 sub module_path {
