@@ -7,6 +7,7 @@
 #   make test    deps, build, unit tests and the whole t/ suite
 #   make bench   build, then the benchmarks of util/bench.sh (after deps)
 #   make fuzz    the libFuzzer targets of t/fuzz/, FUZZ_SECONDS each
+#   make deb     the Debian package libnginx-mod-http-ws-api in build/deb/
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -39,7 +40,8 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
                ssl-cert clang libclang-rt-14-dev haproxy caddy \
-               chromium chromium-driver python3-selenium
+               chromium chromium-driver python3-selenium \
+               debhelper dpkg-dev fakeroot
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -59,7 +61,7 @@ FUZZ_TARGETS ?= frame def param extract
 FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
 
-.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench
+.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench deb
 
 all: $(MODULE)
 
@@ -184,3 +186,16 @@ test-asan: deps all unit $(ASAN_MODULE)
 
 clean:
 	rm -rf $(BUILD)
+
+# the Debian package libnginx-mod-http-ws-api (debian/, dh-sequence-nginx),
+# built from a copy of the files git knows (tracked or not ignored) under build/deb/src so that
+# nothing is written outside build/; the .deb lands in build/deb/
+DEB_DIR     := $(BUILD)/deb
+
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b \
+	    > $(CURDIR)/$(DEB_DIR)/build.log 2>&1 \
+	    || { tail -n 40 $(CURDIR)/$(DEB_DIR)/build.log; exit 1; }
+	ls $(DEB_DIR)/*.deb
