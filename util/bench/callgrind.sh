@@ -219,6 +219,19 @@ measure() {
     done
 } > "$TMP/counts"
 
+cp "$TMP/counts" "$OUT/callgrind/counts.txt"
+
+# the module's own instructions (its functions, exclusive) per message:
+# what the policies add, free of the batching that moves nginx's share
+for p in gateway policies; do
+    for w in text-64 binary-64 text-16k binary-16k; do
+        ir=$(callgrind_annotate --threshold=100 "$OUT/callgrind/$p-$w.out" 2> /dev/null \
+             | grep 'module.so\]' | awk '{ gsub(",", "", $1); s += $1 } END { print s }')
+        n=$(awk -v k="$p-$w" '$1 == k { print $2 }' "$TMP/counts")
+        echo "$p $w $ir $n"
+    done
+done > "$TMP/module"
+
 perl -e '
     my %c;
     open my $fh, "<", $ARGV[0] or die;
@@ -248,6 +261,18 @@ perl -e '
     echo "(a message each way) or per handshake; module $(git -C "$ROOT" describe --always --dirty 2> /dev/null)"
     echo
     cat "$TMP/table"
+    echo
+    echo "the module's own instructions per echoed message (exclusive Ir of its functions)"
+    perl -e '
+        my %m;
+        open my $fh, "<", $ARGV[0] or die;
+        while (<$fh>) { my ($p, $w, $ir, $n) = split; $m{$w}{$p} = $ir / $n }
+        printf "%-11s %12s %12s %12s\n", "per", "gateway", "policies", "extra";
+        for my $w (qw(text-64 binary-64 text-16k binary-16k)) {
+            printf "%-11s %12.0f %12.0f %+12.0f\n", $w, $m{$w}{gateway}, $m{$w}{policies},
+                $m{$w}{policies} - $m{$w}{gateway};
+        }
+    ' "$TMP/module"
     echo
     for w in handshake text-64 binary-64 text-16k binary-16k; do
         echo "gateway-$w: the module's functions (exclusive Ir of the whole run)"
