@@ -32,6 +32,13 @@ static void ngx_http_ws_api_cache_id_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static u_char *ngx_http_ws_api_cache_string(u_char *p, ngx_str_t *dst,
     const char *src, size_t len);
+static size_t ngx_http_ws_api_cache_policy_size(json_t *policies);
+static u_char *ngx_http_ws_api_cache_policy(ngx_http_ws_api_entry_t *e,
+    json_t *policies, u_char *p);
+static ngx_http_ws_api_conns_t *ngx_http_ws_api_cache_conn_find(
+    ngx_http_ws_api_cache_t *cache, ngx_str_t *id, uint32_t hash);
+static void ngx_http_ws_api_cache_conns_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 ngx_shm_zone_t *
@@ -116,6 +123,8 @@ ngx_http_ws_api_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_ws_api_cache_rbtree_insert_value);
     ngx_rbtree_init(&cache->sh->ids, &cache->sh->ids_sentinel,
                     ngx_http_ws_api_cache_id_insert_value);
+    ngx_rbtree_init(&cache->sh->conns, &cache->sh->conns_sentinel,
+                    ngx_http_ws_api_cache_conns_insert_value);
     ngx_queue_init(&cache->sh->queue);
 
     cache->sh->source = cache->source;
@@ -164,7 +173,8 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
     ngx_str_t *json, ngx_uint_t *invalid, ngx_log_t *log)
 {
     u_char                       *p;
-    json_t                       *def, *params, *param, *values, *v, *url;
+    json_t                       *def, *params, *param, *values, *v, *url,
+                                 *policies;
     size_t                        size, i, j, n, nparams, nvalues;
     uint32_t                      crc;
     json_error_t                  jerr;
@@ -250,6 +260,9 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
 
     size += nvalues * sizeof(ngx_http_ws_api_value_t);
 
+    policies = json_object_get(def, "policies");
+    size += ngx_http_ws_api_cache_policy_size(policies);
+
     e = ngx_slab_alloc(cache->shpool, size);
     if (e == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -269,6 +282,8 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
 
     e->params = prm;
     e->nparams = nparams;
+
+    p = ngx_http_ws_api_cache_policy(e, policies, p);
 
     p = ngx_cpymem(p, id->data, id->len);
     e->id.data = p - id->len;
@@ -573,6 +588,240 @@ ngx_http_ws_api_cache_id_insert_value(ngx_rbtree_node_t *temp,
 
             p = (ngx_memn2cmp(e->id.data, t->id.data, e->id.len, t->id.len)
                  < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the room the compiled policies take, 0 when there are none */
+
+static size_t
+ngx_http_ws_api_cache_policy_size(json_t *policies)
+{
+    size_t   size, i;
+    json_t  *origins, *o;
+
+    if (json_object_size(policies) == 0) {
+        return 0;
+    }
+
+    origins = json_object_get(policies, "allowedOrigins");
+
+    size = sizeof(ngx_http_ws_api_policy_t)
+           + json_array_size(origins) * sizeof(ngx_str_t)
+           + (json_array_size(json_object_get(policies, "ipAllow"))
+              + json_array_size(json_object_get(policies, "ipDeny")))
+             * sizeof(ngx_cidr_t);
+
+    json_array_foreach(origins, i, o) {
+        size += json_string_length(o);
+    }
+
+    return size;
+}
+
+
+/*
+ * Lays the policies out at p, which is aligned: the policy, the origins'
+ * ngx_str_t and the CIDRs, then the origins' bytes; returns the end
+ */
+
+static u_char *
+ngx_http_ws_api_cache_policy(ngx_http_ws_api_entry_t *e, json_t *policies,
+    u_char *p)
+{
+    size_t                     i, j, n, len;
+    json_t                    *origins, *o, *v;
+    ngx_str_t                  text;
+    ngx_cidr_t                *cidr;
+    ngx_array_t               *a;
+    ngx_http_ws_api_policy_t  *pol;
+
+    static const char         *lists[] = { "ipAllow", "ipDeny" };
+
+    if (json_object_size(policies) == 0) {
+        return p;
+    }
+
+    pol = (ngx_http_ws_api_policy_t *) p;
+    ngx_memzero(pol, sizeof(ngx_http_ws_api_policy_t));
+
+    e->policy = pol;
+
+    ngx_http_ws_api_policy_limits(policies, &pol->limits);
+    pol->limited = ngx_http_ws_api_policy_limited(&pol->limits);
+
+    v = json_object_get(policies, "maxConnections");
+    pol->max_connections = json_is_integer(v) ? json_integer_value(v) : 0;
+
+    origins = json_object_get(policies, "allowedOrigins");
+
+    pol->origins_set = (origins != NULL);
+    pol->norigins = json_array_size(origins);
+    pol->origins = (ngx_str_t *) (pol + 1);
+
+    cidr = (ngx_cidr_t *) (pol->origins + pol->norigins);
+
+    for (i = 0; i < 2; i++) {
+        v = json_object_get(policies, lists[i]);
+        n = json_array_size(v);
+
+        a = (i == 0) ? &pol->allow : &pol->deny;
+
+        a->elts = cidr;
+        a->nelts = 0;
+        a->size = sizeof(ngx_cidr_t);
+        a->nalloc = n;
+        a->pool = NULL;
+
+        for (j = 0; j < n; j++) {
+            text.data = (u_char *) json_string_value(json_array_get(v, j));
+            text.len = json_string_length(json_array_get(v, j));
+
+            /* checked by ngx_http_ws_api_def_check_stored() already */
+
+            if (ngx_ptocidr(&text, &cidr[a->nelts]) != NGX_ERROR) {
+                a->nelts++;
+            }
+        }
+
+        cidr += n;
+    }
+
+    p = (u_char *) cidr;
+
+    json_array_foreach(origins, i, o) {
+        len = json_string_length(o);
+        p = ngx_http_ws_api_cache_string(p, &pol->origins[i],
+                                         json_string_value(o), len);
+    }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_ws_api_cache_conn_add(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
+    ngx_uint_t max, ngx_http_ws_api_conns_t **conns)
+{
+    uint32_t                  hash;
+    ngx_http_ws_api_conns_t  *c;
+
+    ngx_crc32_init(hash);
+    ngx_crc32_update(&hash, id->data, id->len);
+    ngx_crc32_final(hash);
+
+    c = ngx_http_ws_api_cache_conn_find(cache, id, hash);
+
+    if (c == NULL) {
+        c = ngx_slab_alloc_locked(cache->shpool,
+                                  sizeof(ngx_http_ws_api_conns_t) + id->len);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->node.key = hash;
+        c->count = 0;
+        c->id_len = id->len;
+        ngx_memcpy(c->id, id->data, id->len);
+
+        ngx_rbtree_insert(&cache->sh->conns, &c->node);
+    }
+
+    if (c->count >= max) {
+        if (c->count == 0) {
+            ngx_rbtree_delete(&cache->sh->conns, &c->node);
+            ngx_slab_free_locked(cache->shpool, c);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    c->count++;
+    *conns = c;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_ws_api_cache_conn_done(ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_conns_t *conns)
+{
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (--conns->count == 0) {
+        ngx_rbtree_delete(&cache->sh->conns, &conns->node);
+        ngx_slab_free_locked(cache->shpool, conns);
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+static ngx_http_ws_api_conns_t *
+ngx_http_ws_api_cache_conn_find(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
+    uint32_t hash)
+{
+    ngx_int_t                 rc;
+    ngx_rbtree_node_t        *node, *sentinel;
+    ngx_http_ws_api_conns_t  *c;
+
+    node = cache->sh->conns.root;
+    sentinel = cache->sh->conns.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        c = (ngx_http_ws_api_conns_t *) node;
+
+        rc = ngx_memn2cmp(id->data, c->id, id->len, c->id_len);
+
+        if (rc == 0) {
+            return c;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_ws_api_cache_conns_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t        **p;
+    ngx_http_ws_api_conns_t   *c, *t;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            c = (ngx_http_ws_api_conns_t *) node;
+            t = (ngx_http_ws_api_conns_t *) temp;
+
+            p = (ngx_memn2cmp(c->id, t->id, c->id_len, t->id_len) < 0)
                 ? &temp->left : &temp->right;
         }
 

@@ -10,7 +10,35 @@
 
 #include "ngx_http_ws_api_module.h"
 #include "ngx_http_ws_api_param.h"
+#include "ngx_http_ws_api_policy.h"
 #include <jansson.h>
+
+
+/* an API's policies as the handshake and the relay use them (SPEC 5) */
+
+typedef struct {
+    ngx_http_ws_api_limits_t       limits;     /* copied per connection */
+    unsigned                       limited:1;  /* any of them set */
+    ngx_uint_t                     max_connections;   /* 0: any */
+    ngx_uint_t                     norigins;   /* allowedOrigins given: */
+    unsigned                       origins_set:1;
+    ngx_str_t                     *origins;    /*   lower case */
+    ngx_array_t                    allow;      /* ngx_cidr_t; nelts 0: */
+    ngx_array_t                    deny;       /*   none given */
+} ngx_http_ws_api_policy_t;
+
+
+/*
+ * The live connections of one API on this nginx (maxConnections), by id,
+ * so that the count outlives a new revision of the API and a reload
+ */
+
+struct ngx_http_ws_api_conns_s {
+    ngx_rbtree_node_t              node;       /* key: crc32 of the id */
+    ngx_uint_t                     count;
+    size_t                         id_len;
+    u_char                         id[1];
+};
 
 
 /* one compiled definition: a single slab allocation, immutable */
@@ -34,6 +62,8 @@ typedef struct {
 
     ngx_uint_t                     nparams;
     ngx_http_ws_api_param_t       *params;
+
+    ngx_http_ws_api_policy_t      *policy;     /* NULL: no policy */
 } ngx_http_ws_api_entry_t;
 
 
@@ -56,6 +86,9 @@ typedef struct {
     time_t                         loaded_at;
     ngx_uint_t                     napis;
     ngx_uint_t                     nactive;
+
+    ngx_rbtree_t                   conns;      /* ngx_http_ws_api_conns_t */
+    ngx_rbtree_node_t              conns_sentinel;
 } ngx_http_ws_api_sh_t;
 
 
@@ -91,6 +124,17 @@ void ngx_http_ws_api_cache_insert(ngx_http_ws_api_cache_t *cache,
     ngx_http_ws_api_entry_t *e);
 void ngx_http_ws_api_cache_remove(ngx_http_ws_api_cache_t *cache,
     ngx_http_ws_api_entry_t *e);
+
+/*
+ * maxConnections: counts one more live connection of the API id, unless
+ * it has max already (NGX_DECLINED) or the zone is full (NGX_ERROR)
+ */
+ngx_int_t ngx_http_ws_api_cache_conn_add(ngx_http_ws_api_cache_t *cache,
+    ngx_str_t *id, ngx_uint_t max, ngx_http_ws_api_conns_t **conns);
+
+/* without the lock: one live connection fewer */
+void ngx_http_ws_api_cache_conn_done(ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_conns_t *conns);
 
 
 #define ngx_http_ws_api_cache_lock(cache)                                    \

@@ -68,27 +68,18 @@
 
 #include "ngx_http_ws_api_param.h"
 #include "ngx_http_ws_api_def.h"
+#include "ngx_http_ws_api_policy.h"
 
 
-#define NGX_HTTP_WS_API_QUOTE  64     /* bytes of a value quoted in a message */
-
-
-static void ngx_http_ws_api_def_fail(ngx_http_ws_api_def_error_t *err,
-    const char *field, const char *fmt, ...);
-static void ngx_http_ws_api_def_nomem(ngx_http_ws_api_def_error_t *err);
 static const char *ngx_http_ws_api_def_field(char *buf, size_t size,
     const char *prefix, const char *key);
 static const char *ngx_http_ws_api_def_word(json_t *in, const char *prefix,
     const char *key, const char *one, const char *two, const char *what,
     ngx_http_ws_api_def_error_t *err);
-static const char *ngx_http_ws_api_def_quote(char *buf, const char *s,
-    size_t len);
 static void ngx_http_ws_api_def_utf8_cut(char *s);
 static int ngx_http_ws_api_def_utf8_valid(const u_char *s, size_t len);
 static int ngx_http_ws_api_def_caseeq(const char *s, size_t len,
     const char *lit);
-static int ngx_http_ws_api_def_members(json_t *obj, const char **known,
-    const char *prefix, const char *what, ngx_http_ws_api_def_error_t *err);
 static json_t *ngx_http_ws_api_def_string(json_t *obj, const char *key,
     const char *prefix, const char *dflt, size_t max,
     ngx_http_ws_api_def_error_t *err);
@@ -111,8 +102,6 @@ static void ngx_http_ws_api_def_real(char *buf, size_t size, double d);
 static json_t *ngx_http_ws_api_def_messages_canonical(json_t *obj,
     ngx_http_ws_api_def_error_t *err);
 static json_t *ngx_http_ws_api_def_message(json_t *in, size_t i,
-    ngx_http_ws_api_def_error_t *err);
-static json_t *ngx_http_ws_api_def_policies(json_t *obj,
     ngx_http_ws_api_def_error_t *err);
 static int ngx_http_ws_api_def_uuid(const char *s, size_t len);
 static int ngx_http_ws_api_url_check(const char *url, size_t len,
@@ -323,7 +312,8 @@ ngx_http_ws_api_def_canonical(json_t *in, unsigned flags,
         goto nomem;
     }
 
-    v = ngx_http_ws_api_def_policies(in, err);
+    v = ngx_http_ws_api_policy_canonical(json_object_get(in, "policies"),
+                                         err);
     if (v == NULL) {
         goto failed;
     }
@@ -1542,38 +1532,6 @@ failed:
 }
 
 
-static json_t *
-ngx_http_ws_api_def_policies(json_t *obj, ngx_http_ws_api_def_error_t *err)
-{
-    json_t  *v, *out;
-
-    v = json_object_get(obj, "policies");
-
-    if (v != NULL) {
-        if (!json_is_object(v)) {
-            ngx_http_ws_api_def_fail(err, "policies",
-                                     "policies must be an object");
-            return NULL;
-        }
-
-        if (json_object_size(v) > 0) {
-            ngx_http_ws_api_def_fail(err, "policies",
-                                     "policies are not supported for "
-                                     "WebSocket APIs yet; the object must be "
-                                     "empty");
-            return NULL;
-        }
-    }
-
-    out = json_object();
-    if (out == NULL) {
-        ngx_http_ws_api_def_nomem(err);
-    }
-
-    return out;
-}
-
-
 /* a string member: the default when absent, a copy otherwise */
 
 static json_t *
@@ -1638,7 +1596,7 @@ ngx_http_ws_api_def_boolean(json_t *obj, const char *key, const char *prefix,
 
 /* every member of obj is among known */
 
-static int
+int
 ngx_http_ws_api_def_members(json_t *obj, const char **known,
     const char *prefix, const char *what, ngx_http_ws_api_def_error_t *err)
 {
@@ -1668,7 +1626,7 @@ ngx_http_ws_api_def_members(json_t *obj, const char **known,
 }
 
 
-static void
+void
 ngx_http_ws_api_def_fail(ngx_http_ws_api_def_error_t *err, const char *field,
     const char *fmt, ...)
 {
@@ -1693,7 +1651,7 @@ ngx_http_ws_api_def_fail(ngx_http_ws_api_def_error_t *err, const char *field,
 }
 
 
-static void
+void
 ngx_http_ws_api_def_nomem(ngx_http_ws_api_def_error_t *err)
 {
     if (err == NULL) {
@@ -1731,7 +1689,7 @@ ngx_http_ws_api_def_field(char *buf, size_t size, const char *prefix,
  * characters shown as "?"; buf holds NGX_HTTP_WS_API_QUOTE + 8 bytes.
  */
 
-static const char *
+const char *
 ngx_http_ws_api_def_quote(char *buf, const char *s, size_t len)
 {
     u_char  c;

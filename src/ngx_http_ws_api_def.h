@@ -38,6 +38,8 @@
 #define NGX_HTTP_WS_API_MAX_MESSAGES     100
 #define NGX_HTTP_WS_API_MAX_PAYLOAD      65536  /* samplePayload */
 #define NGX_HTTP_WS_API_MAX_TEAMS        100    /* per API or user */
+#define NGX_HTTP_WS_API_QUOTE            64     /* bytes of a value quoted in
+                                                   a message */
 
 
 /* message kinds, as bits of a mask */
@@ -116,6 +118,20 @@ json_t *ngx_http_ws_api_user_canonical(json_t *in, unsigned flags,
 /* PUT /teams/{name}: an optional {"description": "..."} (in may be NULL) */
 json_t *ngx_http_ws_api_team_canonical(json_t *in,
     ngx_http_ws_api_def_error_t *err);
+
+
+/*
+ * Helpers shared with the policies (ngx_http_ws_api_policy.c): an error
+ * (status 400, field, message), no memory (status 500), a value quoted
+ * for a message (buf holds NGX_HTTP_WS_API_QUOTE + 8 bytes), and a check
+ * that every member of obj is among known (prefix is the path of obj).
+ */
+void ngx_http_ws_api_def_fail(ngx_http_ws_api_def_error_t *err,
+    const char *field, const char *fmt, ...);
+void ngx_http_ws_api_def_nomem(ngx_http_ws_api_def_error_t *err);
+const char *ngx_http_ws_api_def_quote(char *buf, const char *s, size_t len);
+int ngx_http_ws_api_def_members(json_t *obj, const char **known,
+    const char *prefix, const char *what, ngx_http_ws_api_def_error_t *err);
 
 
 #endif /* _NGX_HTTP_WS_API_DEF_H_INCLUDED_ */

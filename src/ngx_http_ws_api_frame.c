@@ -73,6 +73,8 @@ static int ngx_http_ws_api_frame_second(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_length(ngx_http_ws_api_frame_t *f);
 static uint64_t ngx_http_ws_api_frame_payload(ngx_http_ws_api_frame_t *f);
 static int ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f);
+static int ngx_http_ws_api_frame_admit(ngx_http_ws_api_frame_t *f,
+    uint64_t payload, int first);
 static int ngx_http_ws_api_frame_text(ngx_http_ws_api_frame_t *f,
     const u_char *p, size_t n);
 static int ngx_http_ws_api_frame_end(ngx_http_ws_api_frame_t *f);
@@ -346,6 +348,11 @@ ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f, const u_char *p,
     }
 
     if (len < hsize) {
+        return 0;
+    }
+
+    if (f->limits && ngx_http_ws_api_frame_admit(f, payload, 1) != 0) {
+        /* the general way reports it */
         return 0;
     }
 
@@ -709,6 +716,23 @@ ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
         f->utf8 = NGX_HTTP_WS_API_UTF8_ACCEPT;
     }
 
+    if (f->limits) {
+        switch (ngx_http_ws_api_frame_admit(f, f->payload,
+                                            f->opcode != NGX_HTTP_WS_API_OP_CONT))
+        {
+        case NGX_HTTP_WS_API_CLOSE_TOO_BIG:
+            return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_TOO_BIG,
+                                              "message too big");
+
+        case NGX_HTTP_WS_API_CLOSE_POLICY:
+            return ngx_http_ws_api_frame_fail(f, NGX_HTTP_WS_API_CLOSE_POLICY,
+                                              "message rate exceeded");
+
+        default:
+            break;
+        }
+    }
+
     f->in_message = !f->fin;
     f->held = f->msg_check && f->hsize + f->payload <= f->hold;
 
@@ -720,6 +744,58 @@ ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
     ngx_http_ws_api_frame_sync(f);
 
     return NGX_HTTP_WS_API_FRAME_OK;
+}
+
+
+/*
+ * The policy limits at the header of a data frame of payload bytes, the
+ * first of its message or not: 0 and the frame counted, or the close code
+ * of the limit it would break, nothing counted.  The declared length is
+ * enough to know, so a message over its limit is refused before a byte of
+ * the frame that crosses it goes.
+ */
+
+static int
+ngx_http_ws_api_frame_admit(ngx_http_ws_api_frame_t *f, uint64_t payload,
+    int first)
+{
+    uint64_t  size, tokens, elapsed;
+
+    /* payload < 2^63 and msg_size <= max_message <= 2^53: no overflow */
+
+    size = first ? payload : f->msg_size + payload;
+
+    if (f->max_message && size > f->max_message) {
+        return NGX_HTTP_WS_API_CLOSE_TOO_BIG;
+    }
+
+    if (first && f->rate_cost) {
+        elapsed = f->now - f->rate_at;
+
+        if (elapsed >= f->rate_cost) {
+            /* the bucket is full again after a whole period */
+            tokens = f->rate_cap;
+
+        } else {
+            tokens = f->tokens + elapsed * f->rate_fill;
+
+            if (tokens > f->rate_cap) {
+                tokens = f->rate_cap;
+            }
+        }
+
+        if (tokens < f->rate_cost) {
+            return NGX_HTTP_WS_API_CLOSE_POLICY;
+        }
+
+        f->tokens = tokens - f->rate_cost;
+        f->rate_at = f->now;
+    }
+
+    f->msg_size = size;
+    f->data_at = f->now;
+
+    return 0;
 }
 
 

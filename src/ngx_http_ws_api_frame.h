@@ -69,6 +69,21 @@ typedef struct {
     unsigned     stop:1;       /* may be set at any time: consume nothing
                                   past the next frame boundary */
 
+    unsigned     limits:1;     /* the policy limits below are in force */
+
+    uint64_t     max_message;  /* bytes of a data message, all its frames
+                                  (1009 beyond); 0: any */
+    uint64_t     rate_cost;    /* a token bucket of data messages (1008
+                                  when empty): a message costs this many */
+    uint64_t     rate_fill;    /*   units, the bucket gains rate_fill units
+                                  a ms, up to rate_cap; rate_cost 0: no
+                                  limit */
+    uint64_t     rate_cap;
+    uint64_t     tokens;       /*   units in the bucket at rate_at */
+    uint64_t     rate_at;
+    uint64_t     now;          /* ms, set by the caller before each call
+                                  while limits is set */
+
     size_t       hold;         /* a frame of a UTF-8 checked text message
                                   (continuations too) of at most this many
                                   bytes, header included, is committed only
@@ -87,7 +102,11 @@ typedef struct {
     unsigned     closed:1;     /* a whole close frame has been consumed */
     int          close_code;   /* its status code, 1005 if it had none */
 
-    int          error;        /* after a violation: 1002, 1003 or 1007;
+    uint64_t     data_at;      /* "now" at the last data frame's header,
+                                  while limits is set */
+
+    int          error;        /* after a violation: 1002, 1003, 1007,
+                                  1008 or 1009;
                                   offset then ends with the byte that showed
                                   it */
     const char  *reason;       /* the rule broken, at most 123 bytes */
@@ -114,6 +133,8 @@ typedef struct {
     u_char       hsize;        /* the size of the current frame's header */
     u_char       held;         /* the current frame is committed only whole */
     uint64_t     seq_start;    /* offset of an incomplete UTF-8 sequence */
+    uint64_t     msg_size;     /* payload bytes of the data message so far,
+                                  while limits is set */
 } ngx_http_ws_api_frame_t;
 
 

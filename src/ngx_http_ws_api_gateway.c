@@ -26,6 +26,11 @@
 /* request headers looked at on the stack; more go to the request's pool */
 #define NGX_HTTP_WS_API_STACK_HEADERS     48
 
+/* why a policy refuses a handshake */
+#define NGX_HTTP_WS_API_REFUSE_IP         1
+#define NGX_HTTP_WS_API_REFUSE_ORIGIN     2
+#define NGX_HTTP_WS_API_REFUSE_CONNS      3
+
 
 /* why a request is not a WebSocket upgrade, checked before the lock */
 
@@ -65,6 +70,12 @@ static ngx_int_t ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
     ngx_http_ws_api_entry_t *e, json_t **error);
 static json_t *ngx_http_ws_api_gateway_param_error(
     const ngx_http_ws_api_param_t *p, ngx_http_ws_api_reason_e reason);
+static ngx_int_t ngx_http_ws_api_gateway_policy(ngx_http_request_t *r,
+    ngx_http_ws_api_policy_t *pol);
+static ngx_int_t ngx_http_ws_api_gateway_origin(ngx_http_request_t *r,
+    ngx_http_ws_api_policy_t *pol);
+static ngx_int_t ngx_http_ws_api_gateway_reject(ngx_http_request_t *r,
+    ngx_int_t why, ngx_http_ws_api_entry_t *e);
 static ngx_int_t ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     ngx_http_ws_api_entry_t *e, ngx_str_t *extra);
 static ngx_int_t ngx_http_ws_api_gateway_send(ngx_http_request_t *r,
@@ -93,6 +104,8 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     ngx_int_t                     rc;
     ngx_str_t                     name, version, extra;
     ngx_uint_t                    loaded;
+    ngx_int_t                     why;
+    ngx_http_ws_api_ctx_t        *ctx;
     ngx_http_ws_api_entry_t      *e;
     ngx_http_ws_api_cache_t      *cache;
     ngx_http_ws_api_loc_conf_t   *wlcf;
@@ -151,8 +164,39 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
 
     rc = ngx_http_ws_api_gateway_params(r, e, &error);
 
-    if (rc == NGX_OK) {
+    why = NGX_OK;
+
+    if (rc == NGX_OK && e->policy) {
+        why = ngx_http_ws_api_gateway_policy(r, e->policy);
+    }
+
+    if (rc == NGX_OK && why == NGX_OK) {
         rc = ngx_http_ws_api_gateway_accept(r, e, &extra);
+    }
+
+    if (rc == NGX_OK && why == NGX_OK && e->policy
+        && e->policy->max_connections)
+    {
+        /* the last check of SPEC 5: counted once the context holds it */
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_ws_api_module);
+
+        why = ngx_http_ws_api_cache_conn_add(cache, &e->id,
+                                             e->policy->max_connections,
+                                             &ctx->conns);
+        if (why == NGX_DECLINED) {
+            why = NGX_HTTP_WS_API_REFUSE_CONNS;
+
+        } else if (why == NGX_ERROR) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    if (why != NGX_OK && rc == NGX_OK) {
+        rc = ngx_http_ws_api_gateway_reject(r, why, e);
+        ngx_http_ws_api_cache_unlock(cache);
+
+        return ngx_http_ws_api_gateway_send(r, rc);
     }
 
     ngx_http_ws_api_cache_unlock(cache);
@@ -629,6 +673,151 @@ ngx_http_ws_api_gateway_param_error(const ngx_http_ws_api_param_t *p,
 }
 
 
+/*
+ * The API's policies at the handshake (SPEC 5), in their order: ipAllow
+ * and ipDeny on the address nginx sees ($remote_addr, after realip), then
+ * allowedOrigins.  maxConnections comes last, once the request passed
+ * everything else.  Returns NGX_OK or why it is refused.
+ */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_policy(ngx_http_request_t *r,
+    ngx_http_ws_api_policy_t *pol)
+{
+    struct sockaddr  *sa;
+
+    sa = r->connection->sockaddr;
+
+    if (pol->deny.nelts && ngx_cidr_match(sa, &pol->deny) == NGX_OK) {
+        return NGX_HTTP_WS_API_REFUSE_IP;
+    }
+
+    if (pol->allow.nelts && ngx_cidr_match(sa, &pol->allow) != NGX_OK) {
+        return NGX_HTTP_WS_API_REFUSE_IP;
+    }
+
+    if (pol->origins_set && ngx_http_ws_api_gateway_origin(r, pol) != NGX_OK)
+    {
+        return NGX_HTTP_WS_API_REFUSE_ORIGIN;
+    }
+
+    /* identifyAndAccess goes here */
+
+    return NGX_OK;
+}
+
+
+/* every Origin header of the request is among the allowed ones */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_origin(ngx_http_request_t *r,
+    ngx_http_ws_api_policy_t *pol)
+{
+    ngx_uint_t        i, k;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("origin") - 1
+            || ngx_strncmp(h[i].lowcase_key, "origin", h[i].key.len) != 0)
+        {
+            continue;
+        }
+
+        for (k = 0; k < pol->norigins; k++) {
+            if (h[i].value.len == pol->origins[k].len
+                && ngx_strncasecmp(h[i].value.data, pol->origins[k].data,
+                                   h[i].value.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == pol->norigins) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the JSON error of SPEC 3.3 with the reason of a refused policy */
+
+static ngx_int_t
+ngx_http_ws_api_gateway_reject(ngx_http_request_t *r, ngx_int_t why,
+    ngx_http_ws_api_entry_t *e)
+{
+    json_t           *error;
+    ngx_int_t         rc;
+    ngx_uint_t        status;
+    const char       *reason, *message;
+    ngx_table_elt_t  *h;
+
+    switch (why) {
+
+    case NGX_HTTP_WS_API_REFUSE_IP:
+        status = NGX_HTTP_FORBIDDEN;
+        reason = "ip_not_allowed";
+        message = "the client address is not allowed for this API";
+        break;
+
+    case NGX_HTTP_WS_API_REFUSE_ORIGIN:
+        status = NGX_HTTP_FORBIDDEN;
+        reason = "origin_not_allowed";
+        message = "the Origin of this request is not allowed for this API";
+        break;
+
+    default: /* NGX_HTTP_WS_API_REFUSE_CONNS */
+        status = NGX_HTTP_TOO_MANY_REQUESTS;
+        reason = "connection_limit";
+        message = "the API has as many connections as it allows; "
+                  "retry later";
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "ws_api \"%V\" version \"%V\": handshake refused, %s",
+                  &e->name, &e->version, reason);
+
+    error = json_pack("{s:{s:i, s:s, s:s}}", "error",
+                      "status", (int) status,
+                      "message", message,
+                      "reason", reason);
+    if (error == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_ws_api_send_json(r, status, error);
+    json_decref(error);
+
+    return rc;
+}
+
+
 /* the request passes: what the proxy and the relay need, copied out */
 
 static ngx_int_t
@@ -638,6 +827,7 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     u_char                 *p;
     size_t                  len, escape;
     ngx_str_t               path;
+    ngx_uint_t              limited;
     ngx_pool_cleanup_t     *cln;
     ngx_http_ws_api_ctx_t  *ctx;
 
@@ -669,6 +859,12 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     len = e->id.len + e->name.len + e->version.len + e->backend.len
           + path.len + escape + 1 + r->args.len;
 
+    limited = (e->policy && e->policy->limited);
+
+    if (limited) {
+        len += sizeof(ngx_http_ws_api_limits_t);
+    }
+
     ctx = ngx_alloc(sizeof(ngx_http_ws_api_ctx_t) + len, r->connection->log);
     if (ctx == NULL) {
         return NGX_ERROR;
@@ -680,6 +876,15 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     cln->data = ctx;
 
     p = (u_char *) (ctx + 1);
+
+    if (limited) {
+
+        /* a PUT of new policies applies to new connections */
+
+        ctx->limits = p;
+        p = ngx_cpymem(p, &e->policy->limits,
+                       sizeof(ngx_http_ws_api_limits_t));
+    }
 
     ctx->id.data = p;
     ctx->id.len = e->id.len;

@@ -60,6 +60,9 @@ static ngx_http_ws_api_used_post_t  ngx_http_ws_api_cache_post =
 static ngx_http_ws_api_used_post_t  ngx_http_ws_api_teams_post =
     { ngx_http_ws_api_used_post, "ws_api_teams" };
 
+static ngx_http_ws_api_used_post_t  ngx_http_ws_api_shutdown_post =
+    { ngx_http_ws_api_used_post, "ws_api_shutdown_close" };
+
 
 static ngx_command_t  ngx_http_ws_api_commands[] = {
 
@@ -83,6 +86,13 @@ static ngx_command_t  ngx_http_ws_api_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_ws_api_main_conf_t, teams),
       &ngx_http_ws_api_teams_post },
+
+    { ngx_string("ws_api_shutdown_close"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_ws_api_main_conf_t, shutdown_close),
+      &ngx_http_ws_api_shutdown_post },
 
     { ngx_string("ws_api_gateway"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -267,6 +277,7 @@ ngx_http_ws_api_create_main_conf(ngx_conf_t *cf)
 
     wmcf->cache_size = NGX_CONF_UNSET_SIZE;
     wmcf->teams = NGX_CONF_UNSET;
+    wmcf->shutdown_close = NGX_CONF_UNSET;
 
     if (ngx_array_init(&wmcf->gateways, cf->pool, 2, sizeof(ngx_str_t))
         != NGX_OK)
@@ -285,6 +296,7 @@ ngx_http_ws_api_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_size_value(wmcf->cache_size, 8 * 1024 * 1024);
     ngx_conf_init_value(wmcf->teams, 0);
+    ngx_conf_init_value(wmcf->shutdown_close, 1);
 
     if (wmcf->redis == NULL) {
 

@@ -15,6 +15,7 @@
 
 typedef struct ngx_http_ws_api_store_s  ngx_http_ws_api_store_t;
 typedef struct ngx_http_ws_api_relay_s  ngx_http_ws_api_relay_t;
+typedef struct ngx_http_ws_api_conns_s  ngx_http_ws_api_conns_t;
 
 
 /* where the definitions live: the arguments of "ws_api_redis" */
@@ -34,6 +35,7 @@ typedef struct {
     ngx_http_ws_api_redis_conf_t  *redis;    /* NULL: module unused */
     size_t                      cache_size;
     ngx_flag_t                  teams;
+    ngx_flag_t                  shutdown_close;
     ngx_shm_zone_t             *shm_zone;
     ngx_array_t                 gateways;    /* ngx_str_t, location prefixes */
     char                       *used;        /* the first ws_api_* directive
@@ -60,6 +62,10 @@ typedef struct {
     ngx_uint_t                  messages;    /* NGX_HTTP_WS_API_CLIENT_TEXT..*/
     ngx_uint_t                  close_code;  /* $ws_api_close_code */
     ngx_http_ws_api_relay_t    *relay;
+    void                       *limits;      /* ngx_http_ws_api_limits_t of
+                                                the API's policies, NULL:
+                                                none */
+    ngx_http_ws_api_conns_t    *conns;       /* counted for maxConnections */
 } ngx_http_ws_api_ctx_t;
 
 

@@ -31,10 +31,15 @@
 #include "ngx_http_ws_api_relay.h"
 #include "ngx_http_ws_api_frame.h"
 #include "ngx_http_ws_api_def.h"
+#include "ngx_http_ws_api_cache.h"
 
 
 /* time for the close handshake after a violation */
 #define NGX_HTTP_WS_API_CLOSE_TIMEOUT   5000
+
+/* how often a worker looks for live connections to end (deactivated or
+   deleted API, worker exiting) */
+#define NGX_HTTP_WS_API_WATCH_INTERVAL  250
 
 /* bytes dropped in one go before other events get their turn */
 #define NGX_HTTP_WS_API_DISCARD_MAX     65536
@@ -82,6 +87,16 @@ struct ngx_http_ws_api_relay_s {
     ngx_http_ws_api_stream_t         up;          /* client to backend */
     ngx_http_ws_api_stream_t         down;        /* backend to client */
     ngx_event_t                      timer;       /* close deadline */
+
+    ngx_queue_t                      queue;       /* the worker's relays */
+    ngx_event_t                      policy;      /* idleTimeout,
+                                                     maxConnectionAge */
+    ngx_msec_t                       start;
+    uint64_t                         seen[2];     /* offsets at the last
+                                                     idle check */
+    ngx_http_ws_api_limits_t        *limits;      /* NULL: none */
+    ngx_uint_t                       end_code;    /* why the gateway ended */
+    const char                      *end_reason;  /*   it, if it did */
 };
 
 
@@ -104,6 +119,22 @@ static void ngx_http_ws_api_relay_close(ngx_http_ws_api_stream_t *s,
     ngx_uint_t code, const char *reason, uint64_t at);
 static void ngx_http_ws_api_relay_insert(ngx_http_ws_api_stream_t *s);
 static void ngx_http_ws_api_relay_timeout(ngx_event_t *ev);
+static void ngx_http_ws_api_relay_limits(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_limits_t *l);
+static void ngx_http_ws_api_relay_finish(ngx_http_ws_api_stream_t *s,
+    ngx_uint_t code, const char *reason);
+static void ngx_http_ws_api_relay_policy_timer(ngx_event_t *ev);
+static void ngx_http_ws_api_relay_watch(ngx_event_t *ev);
+
+
+/* this worker's live relays, and the timer that watches them */
+
+static ngx_queue_t  ngx_http_ws_api_relays;
+static ngx_event_t  ngx_http_ws_api_watch;
+static ngx_http_ws_api_cache_t  *ngx_http_ws_api_watch_cache;
+static ngx_uint_t   ngx_http_ws_api_watch_rev;
+static ngx_uint_t   ngx_http_ws_api_watch_generation;
+static ngx_flag_t   ngx_http_ws_api_watch_shutdown;
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -156,10 +187,11 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
 {
     size_t                     len, size;
     ngx_buf_t                 *b;
-    ngx_connection_t          *c, *pc;
-    ngx_http_upstream_t       *u;
-    ngx_http_ws_api_relay_t   *relay;
-    ngx_http_ws_api_stream_t  *up, *down;
+    ngx_connection_t             *c, *pc;
+    ngx_http_upstream_t          *u;
+    ngx_http_ws_api_relay_t      *relay;
+    ngx_http_ws_api_stream_t     *up, *down;
+    ngx_http_ws_api_main_conf_t  *wmcf;
 
     c = r->connection;
     u = r->upstream;
@@ -242,6 +274,39 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
     relay->timer.handler = ngx_http_ws_api_relay_timeout;
     relay->timer.data = relay;
     relay->timer.log = c->log;
+
+    relay->start = ngx_current_msec;
+
+    if (ctx->limits) {
+        ngx_http_ws_api_relay_limits(relay, ctx->limits);
+    }
+
+    /* the worker's list: deactivation and shutdown end its relays */
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_api_module);
+
+    if (ngx_http_ws_api_watch.handler == NULL) {
+        ngx_queue_init(&ngx_http_ws_api_relays);
+
+        ngx_http_ws_api_watch.handler = ngx_http_ws_api_relay_watch;
+        ngx_http_ws_api_watch.log = ngx_cycle->log;
+        ngx_http_ws_api_watch.cancelable = 1;
+    }
+
+    ngx_http_ws_api_watch_cache = wmcf->shm_zone->data;
+    ngx_http_ws_api_watch_shutdown = wmcf->shutdown_close;
+
+    if (ngx_queue_empty(&ngx_http_ws_api_relays)) {
+        ngx_http_ws_api_watch_rev = ngx_http_ws_api_watch_cache->sh->rev;
+        ngx_http_ws_api_watch_generation =
+                                ngx_http_ws_api_watch_cache->sh->generation;
+    }
+
+    ngx_queue_insert_tail(&ngx_http_ws_api_relays, &relay->queue);
+
+    if (!ngx_http_ws_api_watch.timer_set) {
+        ngx_add_timer(&ngx_http_ws_api_watch, NGX_HTTP_WS_API_WATCH_INTERVAL);
+    }
 
     c->send = ngx_http_ws_api_relay_send;
     c->recv = ngx_http_ws_api_relay_recv;
@@ -341,18 +406,36 @@ ngx_http_ws_api_relay_cleanup(void *data)
 {
     ngx_http_ws_api_ctx_t *ctx = data;
 
-    ngx_connection_t         *c;
-    ngx_http_ws_api_relay_t  *relay;
+    ngx_connection_t             *c;
+    ngx_http_ws_api_relay_t      *relay;
+    ngx_http_ws_api_main_conf_t  *wmcf;
 
     relay = ctx->relay;
+
+    if (ctx->conns) {
+        /* however the connection ended: counted once, released once */
+        wmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_ws_api_module);
+        ngx_http_ws_api_cache_conn_done(wmcf->shm_zone->data, ctx->conns);
+    }
 
     if (relay == NULL) {
         ngx_free(ctx);
         return;
     }
 
+    ngx_queue_remove(&relay->queue);
+
     if (relay->timer.timer_set) {
         ngx_del_timer(&relay->timer);
+    }
+
+    if (relay->policy.timer_set) {
+        ngx_del_timer(&relay->policy);
+    }
+
+    if (relay->policy.posted) {
+        ngx_delete_posted_event(&relay->policy);
     }
 
     if (relay->timer.posted) {
@@ -573,6 +656,8 @@ ngx_http_ws_api_relay_parse(ngx_http_ws_api_relay_t *relay,
         return;
     }
 
+    s->frame.now = ngx_current_msec;
+
     rc = ngx_http_ws_api_frame_parse(&s->frame,
                                      b->pos + (s->frame.offset - s->sent),
                                      end - s->frame.offset);
@@ -625,25 +710,274 @@ ngx_http_ws_api_relay_violation(ngx_http_ws_api_relay_t *relay,
 
     /* the offender: the code, once the frame it is being sent is out */
 
-    if (o->state == NGX_HTTP_WS_API_RELAYING) {
+    ngx_http_ws_api_relay_finish(o, s->frame.error, s->frame.reason);
 
-        if (o->frame.error) {
-            o->state = NGX_HTTP_WS_API_ABORTED;
-
-        } else if (o->sent + o->pending <= o->frame.boundary) {
-            ngx_http_ws_api_relay_close(o, s->frame.error, s->frame.reason,
-                                        o->frame.boundary);
-
-        } else {
-            o->state = NGX_HTTP_WS_API_FINISHING;
-            o->close_code = s->frame.error;
-            o->close_reason = s->frame.reason;
-            o->frame.stop = 1;
-        }
-    }
+    relay->end_code = s->frame.error;
+    relay->end_reason = s->frame.reason;
 
     if (!relay->timer.timer_set) {
         ngx_add_timer(&relay->timer, NGX_HTTP_WS_API_CLOSE_TIMEOUT);
+    }
+}
+
+
+/*
+ * Ends a live connection from the gateway's side: a close frame of code
+ * and reason to both peers, each at its stream's next frame boundary.
+ * One way for deactivation, idleTimeout, maxConnectionAge and shutdown.
+ */
+
+void
+ngx_http_ws_api_relay_end(ngx_http_ws_api_relay_t *relay, ngx_uint_t code,
+    const char *reason)
+{
+    ngx_http_request_t  *r;
+
+    if (relay->up.state != NGX_HTTP_WS_API_RELAYING
+        || relay->down.state != NGX_HTTP_WS_API_RELAYING)
+    {
+        /* ending already */
+        return;
+    }
+
+    r = relay->request;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "ws_api \"%V\" version \"%V\": closed with %ui: %s",
+                  &relay->ctx->name, &relay->ctx->version, code, reason);
+
+    if (relay->ctx->close_code == 0) {
+        relay->ctx->close_code = code;
+    }
+
+    relay->end_code = code;
+    relay->end_reason = reason;
+
+    r->lingering_close = 1;
+
+    ngx_http_ws_api_relay_finish(&relay->up, code, reason);
+    ngx_http_ws_api_relay_finish(&relay->down, code, reason);
+
+    if (!relay->timer.timer_set) {
+        ngx_add_timer(&relay->timer, NGX_HTTP_WS_API_CLOSE_TIMEOUT);
+    }
+}
+
+
+/* a close frame on a stream, once the frame it is sending is out */
+
+static void
+ngx_http_ws_api_relay_finish(ngx_http_ws_api_stream_t *s, ngx_uint_t code,
+    const char *reason)
+{
+    if (s->state != NGX_HTTP_WS_API_RELAYING) {
+        return;
+    }
+
+    if (s->frame.error) {
+        s->state = NGX_HTTP_WS_API_ABORTED;
+
+    } else if (s->sent + s->pending <= s->frame.boundary) {
+        ngx_http_ws_api_relay_close(s, code, reason, s->frame.boundary);
+
+    } else {
+        s->state = NGX_HTTP_WS_API_FINISHING;
+        s->close_code = code;
+        s->close_reason = reason;
+        s->frame.stop = 1;
+    }
+}
+
+
+/* the relay's part of the API's policies */
+
+static void
+ngx_http_ws_api_relay_limits(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_limits_t *l)
+{
+    int                        i;
+    ngx_msec_t                 at;
+    ngx_http_ws_api_stream_t  *s;
+
+    relay->limits = l;
+
+    for (i = 0; i < 2; i++) {
+        s = (i == NGX_HTTP_WS_API_FROM_CLIENT) ? &relay->up : &relay->down;
+
+        s->frame.limits = 1;
+        s->frame.max_message = l->max_message[i];
+        s->frame.now = relay->start;
+        s->frame.data_at = relay->start;
+
+        if (l->rate[i]) {
+            s->frame.rate_cost = l->rate_per[i];
+            s->frame.rate_fill = l->rate[i];
+            s->frame.rate_cap = l->rate[i] * l->rate_per[i];
+            s->frame.tokens = s->frame.rate_cap;
+            s->frame.rate_at = relay->start;
+        }
+    }
+
+    if (l->idle == 0 && l->age == 0) {
+        return;
+    }
+
+    relay->policy.handler = ngx_http_ws_api_relay_policy_timer;
+    relay->policy.data = relay;
+    relay->policy.log = relay->request->connection->log;
+
+    at = l->idle ? l->idle : l->age;
+
+    if (l->age && l->age < at) {
+        at = l->age;
+    }
+
+    ngx_add_timer(&relay->policy, at);
+}
+
+
+/* idleTimeout or maxConnectionAge may have come */
+
+static void
+ngx_http_ws_api_relay_policy_timer(ngx_event_t *ev)
+{
+    ngx_http_ws_api_relay_t *relay = ev->data;
+
+    int                        i;
+    uint64_t                   last, left, t;
+    ngx_msec_t                 now;
+    ngx_http_ws_api_limits_t  *l;
+    ngx_http_ws_api_stream_t  *s;
+
+    l = relay->limits;
+    now = ngx_current_msec;
+
+    if (l->age && now - relay->start >= l->age) {
+        ngx_http_ws_api_relay_end(relay, NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
+                                  "connection age limit");
+        return;
+    }
+
+    left = l->age ? l->age - (now - relay->start) : (uint64_t) -1;
+
+    if (l->idle) {
+        last = relay->start;
+
+        for (i = 0; i < 2; i++) {
+            s = i ? &relay->down : &relay->up;
+
+            if (s->frame.data_at > last) {
+                last = s->frame.data_at;
+            }
+
+            /* a long data frame still streaming is not idle */
+
+            if (s->frame.offset > relay->seen[i] && s->frame.payload
+                && s->frame.opcode < 0x8)
+            {
+                last = now;
+            }
+
+            relay->seen[i] = s->frame.offset;
+        }
+
+        if (now - last >= l->idle) {
+            ngx_http_ws_api_relay_end(relay,
+                                      NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
+                                      "idle timeout");
+            return;
+        }
+
+        t = l->idle - (now - last);
+
+        if (t < left) {
+            left = t;
+        }
+    }
+
+    ngx_add_timer(&relay->policy, (ngx_msec_t) left);
+}
+
+
+/*
+ * Every 250 ms while the worker has live relays: those of an API that is
+ * gone or inactive now (looked up only when the zone changed), or all of
+ * them when the worker is exiting, are ended with 1001.
+ */
+
+static void
+ngx_http_ws_api_relay_watch(ngx_event_t *ev)
+{
+    ngx_str_t                 id;
+    ngx_uint_t                rev, generation;
+    ngx_queue_t              *q, *next;
+    ngx_http_ws_api_entry_t  *e;
+    ngx_http_ws_api_cache_t  *cache;
+    ngx_http_ws_api_relay_t  *relay;
+
+    if (ngx_queue_empty(&ngx_http_ws_api_relays)) {
+        return;
+    }
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+
+        if (ngx_http_ws_api_watch_shutdown) {
+
+            for (q = ngx_queue_head(&ngx_http_ws_api_relays);
+                 q != ngx_queue_sentinel(&ngx_http_ws_api_relays);
+                 q = next)
+            {
+                next = ngx_queue_next(q);
+                relay = ngx_queue_data(q, ngx_http_ws_api_relay_t, queue);
+
+                ngx_http_ws_api_relay_end(relay,
+                                          NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
+                                          "server going away");
+            }
+        }
+
+        goto again;
+    }
+
+    cache = ngx_http_ws_api_watch_cache;
+
+    rev = cache->sh->rev;
+    generation = cache->sh->generation;
+
+    if (rev == ngx_http_ws_api_watch_rev
+        && generation == ngx_http_ws_api_watch_generation)
+    {
+        goto again;
+    }
+
+    ngx_http_ws_api_watch_rev = rev;
+    ngx_http_ws_api_watch_generation = generation;
+
+    for (q = ngx_queue_head(&ngx_http_ws_api_relays);
+         q != ngx_queue_sentinel(&ngx_http_ws_api_relays);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        relay = ngx_queue_data(q, ngx_http_ws_api_relay_t, queue);
+
+        id = relay->ctx->id;
+
+        ngx_http_ws_api_cache_lock(cache);
+        e = ngx_http_ws_api_cache_find_id(cache, &id);
+        rev = (e != NULL && e->active);
+        ngx_http_ws_api_cache_unlock(cache);
+
+        if (!rev) {
+            ngx_http_ws_api_relay_end(relay,
+                                      NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
+                                      "API deactivated");
+        }
+    }
+
+again:
+
+    if (!ngx_queue_empty(&ngx_http_ws_api_relays)) {
+        ngx_add_timer(ev, NGX_HTTP_WS_API_WATCH_INTERVAL);
     }
 }
 

@@ -21,5 +21,13 @@ ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
  */
 void ngx_http_ws_api_relay_cleanup(void *data);
 
+/*
+ * Ends a live connection: a close frame of code and reason to both peers
+ * at a frame boundary (idleTimeout, maxConnectionAge, deactivation,
+ * shutdown); the relay keeps them as end_code and end_reason
+ */
+void ngx_http_ws_api_relay_end(ngx_http_ws_api_relay_t *relay,
+    ngx_uint_t code, const char *reason);
+
 
 #endif /* _NGX_HTTP_WS_API_RELAY_H_INCLUDED_ */

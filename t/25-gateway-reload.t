@@ -4,7 +4,7 @@
 # working through reloads (served by the old worker), the loaded
 # definitions are kept (the shared zone is reused: a new connection right
 # after a reload succeeds even while Redis is down), and the new workers
-# follow changes.
+# follow changes.  With ws_api_shutdown_close off.
 
 use strict;
 use warnings;
@@ -21,7 +21,9 @@ my $T0 = Time::HiRes::time();
 
 my $redis = start_redis();
 my $backend = start_backend();
-my $http = gw_http();
+# the old workers keep their connections (t/52 tests the default,
+# ws_api_shutdown_close on: 1001 "server going away" on reload)
+my $http = gw_http(http_extra => "ws_api_shutdown_close off;");
 my $nginx = start_nginx(http => $http, main => 'worker_processes 2;',
                         log_format => '$pid "$request" $status close=$ws_api_close_code');
 

@@ -475,6 +475,50 @@ for my $cut ([1, 'one byte'], [2, 'two bytes of a 64-bit length'], [9, 'part of 
     diag("worker RSS before/after the $N connections: $rss0 / $rss1 kB");
 }
 
+# policies (SPEC 5): a 2^62-byte message to an API with maxMessageSize, and
+# a flood of messages past messageRate
+{
+    my $backend4 = start_backend();
+    $gw->define(apiName => 'lim', wsUrl => $backend4->url('/lim'),
+                policies => { maxMessageSize => { client => 65536 },
+                              messageRate => { client => { messages => 100,
+                                                           per => '1m' } } });
+
+    my $ws = $gw->connect('/gateway/lim/1.0/huge');
+    my $head = ws_frame(2, '', len => 2**62);
+    my $sent = push_bytes($ws->sock, $head . ('h' x 1_000_000), 5);
+    my $f = $ws->read_frame(timeout_scale(10));
+    $f = $ws->read_frame(timeout_scale(10)) while $f && $f->{opcode} != 8;
+    is($f && unpack('n', $f->{payload}), 1009,
+       "a 2^62-byte message: 1009 ($sent bytes pushed)");
+    is($f && substr($f->{payload}, 2), 'message too big', 'reason');
+    ok($ws->closed_by_peer(timeout_scale(10)), 'and closed');
+    my @got = $backend4->wait_log(event => 'frame', path => '/lim/huge',
+                                  where => sub { $_[0]{opcode} == 8 });
+    is(@got && unpack('n', pack('H*', $got[0]{hex})), 1001,
+       'the backend got 1001');
+    my @data = grep { $_->{opcode} != 8 } $backend4->frames(path => '/lim/huge');
+    is(scalar @data, 0, 'and nothing of the huge message');
+
+    $ws = $gw->connect('/gateway/lim/1.0/flood');
+    my $flood = join('', map { ws_frame(1, "f$_") } 1 .. 5000);
+    $sent = push_bytes($ws->sock, $flood, 5);
+    my $code;
+    my $echoes = 0;
+    while (my $m = $ws->read_frame(timeout_scale(10))) {
+        if ($m->{opcode} == 8) { $code = unpack('n', $m->{payload}); last }
+        $echoes++;
+    }
+    is($code, 1008, "a flood of 5000 messages: 1008 ($sent bytes pushed)");
+    ok($echoes <= 100, "at most 100 echoes came back ($echoes)");
+    ok($ws->closed_by_peer(timeout_scale(10)), 'and closed');
+    my @msgs = grep { $_->{opcode} == 1 } $backend4->frames(path => '/lim/flood');
+    is(scalar @msgs, 100, 'the backend got exactly the 100 messages the rate '
+       . 'allows');
+    $ws->disconnect;
+    serving('policy floods');
+}
+
 no_crash_since($nginx, $mark0, 'no worker crashed or hung, no alert, in the whole file');
 diag(sprintf('42-hostile-frames: %.1f s', time - $t_start));
 

@@ -10,7 +10,9 @@
 # Asserted: no worker dies, no established connection is lost, no message
 # arrives corrupted, changed or out of order, the relay never stalls for a
 # second, every connection ends with a clean close handshake, and the
-# changes apply to new connections.
+# changes apply to new connections.  The soak runs with
+# ws_api_shutdown_close off, so that the old workers keep their
+# connections across the reloads.
 #
 # The client is t/lib/soak_client.py (asyncio, one process for every
 # connection).  WSAPI_SOAK_CONNECTIONS and WSAPI_SOAK_SECONDS change the
@@ -46,7 +48,10 @@ my $SECS = $ENV{WSAPI_SOAK_SECONDS} // 60;
     }
 }
 
-my $gw = gateway(main => 'worker_processes 2;');
+# the connections live through both reloads: the old workers keep them
+# (t/52 tests the default, 1001 "server going away" on reload)
+my $gw = gateway(main => 'worker_processes 2;',
+                 http => 'ws_api_shutdown_close off;');
 my $nginx = $gw->nginx;
 my $redis = $gw->redis;
 my $backend = $gw->backend;

@@ -368,16 +368,35 @@ sub probe {
     return $line =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
 }
 
-# the two APIs of the gateway runs: each declares the 5 parameters and the
-# client and server messages of its own type
-for my $type (qw(text binary)) {
-    my $r = admin(POST => 'apis', api_definition("bench-$type", $type));
-    die "bench: creating bench-$type: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+# every policy of SPEC 5, at limits that never trigger (the "policies"
+# runs: their cost over the gateway's)
+my %POLICIES = (
+    maxMessageSize => { client => 1048576, server => 1048576 },
+    messageRate => { client => { messages => 1000000000, per => '1s' },
+                     server => { messages => 1000000000, per => '1s' } },
+    maxConnections => 100000, idleTimeout => '1h', maxConnectionAge => '1d',
+    allowedOrigins => ['https://bench.example'],
+    ipAllow => ['127.0.0.0/8'], ipDeny => ['10.0.0.0/8'],
+);
+
+# the APIs of the gateway runs: each declares the 5 parameters and the
+# client and server messages of its own type; p-bench-* carry every policy
+for my $type (qw(text binary p-text p-binary)) {
+    my $def = api_definition("bench-$type", $type =~ s/^p-//r);
+    if ($type =~ /^p-/) {
+        $def->{apiName} = "p-bench-" . ($type =~ s/^p-//r);
+        $def->{policies} = \%POLICIES;
+    }
+    my $r = admin(POST => 'apis', $def);
+    die "bench: creating $def->{apiName}: $r->{status} $r->{content}\n"
+        unless $r->{status} == 201;
     my $id = $r->{json}{id};
     $r = admin(PUT => "apis/$id/activate");
-    die "bench: activating bench-$type: $r->{status} $r->{content}\n" unless $r->{status} == 200;
-    poll_until(10, sub { probe($gw_port, "/gateway/bench-$type/1.0?$QUERY") == 101 })
-        or die "bench: the gateway does not serve bench-$type\n";
+    die "bench: activating $def->{apiName}: $r->{status} $r->{content}\n"
+        unless $r->{status} == 200;
+    my $path = "/gateway/$def->{apiName}/1.0?$QUERY";
+    poll_until(10, sub { probe($gw_port, $path) == 101 })
+        or die "bench: the gateway does not serve $def->{apiName}\n";
 }
 
 # HAProxy and Caddy: pass-through, single-threaded, on loopback, no logs
@@ -442,6 +461,7 @@ sub nginx_worker {
 
 my %PROXY = (
     'gateway'    => { port => $gw_port, prefix => '/gateway/', pid => \&nginx_worker },
+    'policies'   => { port => $gw_port, prefix => '/gateway/p-', pid => \&nginx_worker },
     'plain'      => { port => $gw_port, prefix => '/plain/', pid => \&nginx_worker },
     'plain-b'    => { port => $gw_port, prefix => '/plain/', pid => \&nginx_worker },
     'gateway-4k' => { port => $gw_port, prefix => '/gateway4k/', pid => \&nginx_worker },
@@ -450,7 +470,7 @@ my %PROXY = (
     'caddy'      => { port => $caddy_port, prefix => '/gateway/', pid => sub { $caddy } },
 );
 
-my @MAIN = qw(gateway plain plain-b haproxy caddy);
+my @MAIN = qw(gateway policies plain plain-b haproxy caddy);
 
 my @WORKLOADS = (
     { name => 'text-64', kind => 'tp', conns => 50, size => 64, type => 'text',

@@ -2,7 +2,8 @@
 #
 # Instructions that the nginx worker executes in user space (valgrind's
 # callgrind) per echoed message and per handshake, plain proxy_pass against
-# the gateway, with the locations and APIs of util/bench.sh.  Counts of
+# the gateway, with the locations and APIs of util/bench.sh, and the gateway
+# with APIs that carry every policy (limits that never trigger).  Counts of
 # instructions do not move with the noise of a shared machine, as times do;
 # the kernel's part (most of a relay) is not in them.
 #
@@ -125,7 +126,8 @@ wait_port "$ADMIN"
 wait_port "$GW"
 
 # the two APIs of util/bench.sh: 5 declared parameters, the client and
-# server messages of one type
+# server messages of one type; and each again as version "policies" with
+# every policy of SPEC 5, at limits that never trigger
 perl -MHTTP::Tiny -e '
     my ($admin, $echo) = @ARGV;
     my $ua = HTTP::Tiny->new;
@@ -134,12 +136,22 @@ perl -MHTTP::Tiny -e '
         {"name":"live","in":"query","dataType":"boolean","required":true,"values":["true","false"]},
         {"name":"X-Since","in":"header","dataType":"date-time","required":true},
         {"name":"X-Ratio","in":"header","dataType":"double","required":true}]};
-    for my $t (qw(text binary)) {
+    my $policies = q{{"maxMessageSize":{"client":1048576,"server":1048576},
+        "messageRate":{"client":{"messages":1000000000,"per":"1s"},
+                       "server":{"messages":1000000000,"per":"1s"}},
+        "maxConnections":100000,"idleTimeout":"1h","maxConnectionAge":"1d",
+        "allowedOrigins":["https://bench.example"],
+        "ipAllow":["127.0.0.0/8"],"ipDeny":["10.0.0.0/8"]}};
+    for my $vt (map { my $v = $_; map { [$v, $_] } qw(text binary) }
+                "1.0", "policies") {
+        my ($v, $t) = @$vt;
         my $r = $ua->post("http://127.0.0.1:$admin/rest/apigateway/apis", {
             headers => { "X-User" => "admin", "Content-Type" => "application/json" },
-            content => qq({"apiName":"bench-$t","wsUrl":"ws://127.0.0.1:$echo/echo",)
+            content => qq({"apiName":"bench-$t","apiVersion":"$v",)
+                . qq("wsUrl":"ws://127.0.0.1:$echo/echo",)
                 . qq("parameters":$params,"messages":[{"origin":"client","type":"$t"},)
-                . qq({"origin":"server","type":"$t"}]}) });
+                . qq({"origin":"server","type":"$t"}])
+                . ($v eq "1.0" ? "}" : qq(,"policies":$policies})) });
         die "create bench-$t: $r->{status} $r->{content}\n" unless $r->{status} == 201;
         my ($id) = $r->{content} =~ /"id":"([^"]+)"/;
         $r = $ua->put("http://127.0.0.1:$admin/rest/apigateway/apis/$id/activate",
@@ -188,19 +200,37 @@ measure() {
 # connections are set up inside each measurement: a run's handshakes are
 # taken off with the handshake's own count
 {
-    for p in plain gateway; do
-        measure "$p-handshake" handshake --url "ws://127.0.0.1:$GW/$p/bench-text/1.0?$Q" \
+    for p in plain gateway policies; do
+        # the location and the version: the policies APIs are the gateway's
+        case $p in
+            policies) L=gateway; V=policies ;;
+            *) L=$p; V=1.0 ;;
+        esac
+        measure "$p-handshake" handshake --url "ws://127.0.0.1:$GW/$L/bench-text/$V?$Q" \
             "${H[@]}" -c 4 -n 400
-        measure "$p-text-64" throughput --url "ws://127.0.0.1:$GW/$p/bench-text/1.0?$Q" \
+        measure "$p-text-64" throughput --url "ws://127.0.0.1:$GW/$L/bench-text/$V?$Q" \
             "${H[@]}" -c 50 -w 16 -s 64 --text --rate 5000 -d 3 --warmup 0
-        measure "$p-binary-64" throughput --url "ws://127.0.0.1:$GW/$p/bench-binary/1.0?$Q" \
+        measure "$p-binary-64" throughput --url "ws://127.0.0.1:$GW/$L/bench-binary/$V?$Q" \
             "${H[@]}" -c 50 -w 16 -s 64 --binary --rate 5000 -d 3 --warmup 0
-        measure "$p-text-16k" throughput --url "ws://127.0.0.1:$GW/$p/bench-text/1.0?$Q" \
+        measure "$p-text-16k" throughput --url "ws://127.0.0.1:$GW/$L/bench-text/$V?$Q" \
             "${H[@]}" -c 20 -w 16 -s 16384 --text --rate 2000 -d 3 --warmup 0
-        measure "$p-binary-16k" throughput --url "ws://127.0.0.1:$GW/$p/bench-binary/1.0?$Q" \
+        measure "$p-binary-16k" throughput --url "ws://127.0.0.1:$GW/$L/bench-binary/$V?$Q" \
             "${H[@]}" -c 20 -w 16 -s 16384 --binary --rate 2000 -d 3 --warmup 0
     done
 } > "$TMP/counts"
+
+cp "$TMP/counts" "$OUT/callgrind/counts.txt"
+
+# the module's own instructions (its functions, exclusive) per message:
+# what the policies add, free of the batching that moves nginx's share
+for p in gateway policies; do
+    for w in text-64 binary-64 text-16k binary-16k; do
+        ir=$(callgrind_annotate --threshold=100 "$OUT/callgrind/$p-$w.out" 2> /dev/null \
+             | grep 'module.so\]' | awk '{ gsub(",", "", $1); s += $1 } END { print s }')
+        n=$(awk -v k="$p-$w" '$1 == k { print $2 }' "$TMP/counts")
+        echo "$p $w $ir $n"
+    done
+done > "$TMP/module"
 
 perl -e '
     my %c;
@@ -208,7 +238,7 @@ perl -e '
     while (<$fh>) { my ($name, $n, $ir) = split; $c{$name} = [$n, $ir] }
     my %conns = ("text-64" => 50, "binary-64" => 50, "text-16k" => 20, "binary-16k" => 20);
     my %per;
-    for my $p (qw(plain gateway)) {
+    for my $p (qw(plain gateway policies)) {
         my ($n, $ir) = @{ $c{"$p-handshake"} };
         $per{$p}{handshake} = $ir / $n;
         for my $w (keys %conns) {
@@ -216,10 +246,13 @@ perl -e '
             $per{$p}{$w} = ($i - $conns{$w} * $per{$p}{handshake}) / $m;
         }
     }
-    printf "%-11s %12s %12s %9s %10s\n", "per", "plain Ir", "gateway Ir", "ratio", "extra Ir";
+    printf "%-11s %12s %12s %9s %10s %12s %12s\n", "per", "plain Ir", "gateway Ir", "ratio",
+        "extra Ir", "policies Ir", "vs gateway";
     for my $w (qw(handshake text-64 binary-64 text-16k binary-16k)) {
-        printf "%-11s %12.0f %12.0f %9.2f %10.0f\n", $w, $per{plain}{$w}, $per{gateway}{$w},
-            $per{gateway}{$w} / $per{plain}{$w}, $per{gateway}{$w} - $per{plain}{$w};
+        printf "%-11s %12.0f %12.0f %9.2f %10.0f %12.0f %+12.0f\n", $w, $per{plain}{$w},
+            $per{gateway}{$w}, $per{gateway}{$w} / $per{plain}{$w},
+            $per{gateway}{$w} - $per{plain}{$w}, $per{policies}{$w},
+            $per{policies}{$w} - $per{gateway}{$w};
     }
 ' "$TMP/counts" > "$TMP/table"
 
@@ -228,6 +261,18 @@ perl -e '
     echo "(a message each way) or per handshake; module $(git -C "$ROOT" describe --always --dirty 2> /dev/null)"
     echo
     cat "$TMP/table"
+    echo
+    echo "the module's own instructions per echoed message (exclusive Ir of its functions)"
+    perl -e '
+        my %m;
+        open my $fh, "<", $ARGV[0] or die;
+        while (<$fh>) { my ($p, $w, $ir, $n) = split; $m{$w}{$p} = $ir / $n }
+        printf "%-11s %12s %12s %12s\n", "per", "gateway", "policies", "extra";
+        for my $w (qw(text-64 binary-64 text-16k binary-16k)) {
+            printf "%-11s %12.0f %12.0f %+12.0f\n", $w, $m{$w}{gateway}, $m{$w}{policies},
+                $m{$w}{policies} - $m{$w}{gateway};
+        }
+    ' "$TMP/module"
     echo
     for w in handshake text-64 binary-64 text-16k binary-16k; do
         echo "gateway-$w: the module's functions (exclusive Ir of the whole run)"
