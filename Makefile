@@ -28,6 +28,8 @@ SRC         := $(wildcard src/*.c src/*.h)
 FRAME_SRC   := src/ngx_http_ws_api_frame.c
 PARAM_SRC   := src/ngx_http_ws_api_param.c
 DEF_SRC     := src/ngx_http_ws_api_def.c $(PARAM_SRC)
+SCHEMA_SRC  := src/ngx_http_ws_api_schema.c src/ngx_http_ws_api_regex.c \
+               $(PARAM_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
@@ -38,7 +40,8 @@ BENCH_BIN   := $(BUILD)/ws-bench
 DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
-               ssl-cert clang libclang-rt-14-dev haproxy caddy
+               ssl-cert clang libclang-rt-14-dev haproxy caddy \
+               libpcre2-dev json-schema-test-suite
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -54,9 +57,10 @@ FUZZ_CC      := clang
 FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_TARGETS ?= frame def param extract
+FUZZ_TARGETS ?= frame def param extract schema
 FUZZ_SECONDS ?= 60
-FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract \
+                    schema)
 
 .PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench
 
@@ -94,21 +98,23 @@ $(ASAN_MODULE): $(ASAN_BUILD)/nginx/objs/Makefile $(SRC)
 $(BUILD)/unit/test_frame: $(FRAME_SRC)
 $(BUILD)/unit/test_param: $(PARAM_SRC)
 $(BUILD)/unit/test_def:   $(DEF_SRC)
+$(BUILD)/unit/test_schema: $(SCHEMA_SRC)
 
 $(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lpcre2-8 -lm
 
 $(BUILD)/fuzz/fuzz_frame:   $(FRAME_SRC)
 $(BUILD)/fuzz/fuzz_def:     $(DEF_SRC)
 $(BUILD)/fuzz/fuzz_param:   $(PARAM_SRC)
 $(BUILD)/fuzz/fuzz_extract: $(PARAM_SRC)
+$(BUILD)/fuzz/fuzz_schema:  $(SCHEMA_SRC)
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(wildcard src/*.h)
 	mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lpcre2-8 -lm
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 
