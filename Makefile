@@ -27,9 +27,9 @@ SRC         := $(wildcard src/*.c src/*.h)
 # Each unit test links the pure sources it tests.
 FRAME_SRC   := src/ngx_http_ws_api_frame.c
 PARAM_SRC   := src/ngx_http_ws_api_param.c
-DEF_SRC     := src/ngx_http_ws_api_def.c $(PARAM_SRC)
 SCHEMA_SRC  := src/ngx_http_ws_api_schema.c src/ngx_http_ws_api_regex.c \
                $(PARAM_SRC)
+DEF_SRC     := src/ngx_http_ws_api_def.c $(SCHEMA_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc

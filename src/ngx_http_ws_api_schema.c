@@ -1095,7 +1095,8 @@ sc_link(cx_t *cx)
             continue;
         }
 
-        snprintf(cx->path, sizeof(cx->path), "%s", n->ref_str + 1);
+        snprintf(cx->path, sizeof(cx->path), "%s",
+                 n->ref_str[0] ? n->ref_str + 1 : "");
         cx->plen = strlen(cx->path);
 
         target = sc_resolve(cx->s->doc, n->ref_str);
