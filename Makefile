@@ -28,8 +28,10 @@ SRC         := $(wildcard src/*.c src/*.h)
 # Each unit test links the pure sources it tests.
 FRAME_SRC   := src/ngx_http_ws_api_frame.c
 PARAM_SRC   := src/ngx_http_ws_api_param.c
-DEF_SRC     := src/ngx_http_ws_api_def.c src/ngx_http_ws_api_policy.c \
+SCHEMA_SRC  := src/ngx_http_ws_api_schema.c src/ngx_http_ws_api_regex.c \
                $(PARAM_SRC)
+DEF_SRC     := src/ngx_http_ws_api_def.c src/ngx_http_ws_api_policy.c \
+               $(SCHEMA_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
@@ -42,7 +44,7 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                python3 python3-websockets libio-socket-ssl-perl openssl \
                ssl-cert clang libclang-rt-14-dev haproxy caddy \
                chromium chromium-driver python3-selenium \
-               debhelper dpkg-dev fakeroot
+               debhelper dpkg-dev fakeroot libpcre2-dev json-schema-test-suite
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -58,9 +60,10 @@ FUZZ_CC      := clang
 FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_TARGETS ?= frame def param extract
+FUZZ_TARGETS ?= frame def param extract schema
 FUZZ_SECONDS ?= 60
-FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract \
+                    schema)
 
 .PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench deb
 
@@ -98,21 +101,23 @@ $(ASAN_MODULE): $(ASAN_BUILD)/nginx/objs/Makefile $(SRC)
 $(BUILD)/unit/test_frame: $(FRAME_SRC)
 $(BUILD)/unit/test_param: $(PARAM_SRC)
 $(BUILD)/unit/test_def:   $(DEF_SRC)
+$(BUILD)/unit/test_schema: $(SCHEMA_SRC)
 
 $(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lpcre2-8 -lm
 
 $(BUILD)/fuzz/fuzz_frame:   $(FRAME_SRC)
 $(BUILD)/fuzz/fuzz_def:     $(DEF_SRC)
 $(BUILD)/fuzz/fuzz_param:   $(PARAM_SRC)
 $(BUILD)/fuzz/fuzz_extract: $(PARAM_SRC)
+$(BUILD)/fuzz/fuzz_schema:  $(SCHEMA_SRC)
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(wildcard src/*.h)
 	mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lpcre2-8 -lm
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 

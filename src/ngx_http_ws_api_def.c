@@ -69,6 +69,7 @@
 #include "ngx_http_ws_api_param.h"
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_policy.h"
+#include "ngx_http_ws_api_schema.h"
 
 
 static const char *ngx_http_ws_api_def_field(char *buf, size_t size,
@@ -103,6 +104,8 @@ static json_t *ngx_http_ws_api_def_messages_canonical(json_t *obj,
     ngx_http_ws_api_def_error_t *err);
 static json_t *ngx_http_ws_api_def_message(json_t *in, size_t i,
     ngx_http_ws_api_def_error_t *err);
+static int ngx_http_ws_api_def_schema(json_t *in, json_t *out,
+    const char *prefix, const char *type, ngx_http_ws_api_def_error_t *err);
 static int ngx_http_ws_api_def_uuid(const char *s, size_t len);
 static int ngx_http_ws_api_url_check(const char *url, size_t len,
     ngx_http_ws_api_url_t *u, const char **reason);
@@ -165,6 +168,7 @@ static const char  *ngx_http_ws_api_def_message_known[] = {
     "type",
     "samplePayload",
     "description",
+    "schema",
     NULL
 };
 
@@ -1518,6 +1522,10 @@ ngx_http_ws_api_def_message(json_t *in, size_t i,
         goto nomem;
     }
 
+    if (ngx_http_ws_api_def_schema(in, out, prefix, type, err) != 0) {
+        goto failed;
+    }
+
     return out;
 
 nomem:
@@ -1529,6 +1537,88 @@ failed:
     json_decref(out);
 
     return NULL;
+}
+
+
+/*
+ * "schema": a JSON Schema for text messages (SPEC 4.3), compiled here so
+ * that an unsupported keyword or a bad schema is a 400, kept as given; a
+ * non-empty samplePayload must match it.  A schema on a binary message
+ * is refused: binary payloads are never validated.
+ */
+
+static int
+ngx_http_ws_api_def_schema(json_t *in, json_t *out, const char *prefix,
+    const char *type, ngx_http_ws_api_def_error_t *err)
+{
+    char                       field[96], msg[200];
+    char                       why[NGX_HTTP_WS_API_SCHEMA_REASON + 1];
+    json_t                    *v, *sample;
+    const char                *payload;
+    ngx_http_ws_api_schema_t  *s;
+
+    v = json_object_get(in, "schema");
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    ngx_http_ws_api_def_field(field, sizeof(field), prefix, "schema");
+
+    if (strcmp(type, "text") != 0) {
+        ngx_http_ws_api_def_fail(err, field, "%s: a schema applies to text "
+                                 "messages only", field);
+        return -1;
+    }
+
+    if (!json_is_object(v) && !json_is_boolean(v)) {
+        ngx_http_ws_api_def_fail(err, field, "%s must be a JSON Schema (an "
+                                 "object or a boolean)", field);
+        return -1;
+    }
+
+    s = ngx_http_ws_api_schema_compile(v, &ngx_http_ws_api_regex_pcre2, msg,
+                                       sizeof(msg));
+    if (s == NULL) {
+        ngx_http_ws_api_def_fail(err, field, "%s: %s", field, msg);
+        return -1;
+    }
+
+    payload = json_string_value(json_object_get(out, "samplePayload"));
+
+    if (payload && payload[0] != '\0') {
+        sample = json_loads(payload, JSON_DECODE_ANY, NULL);
+
+        if (sample == NULL) {
+            ngx_http_ws_api_schema_free(s);
+            ngx_http_ws_api_def_field(field, sizeof(field), prefix,
+                                      "samplePayload");
+            ngx_http_ws_api_def_fail(err, field, "%s is not JSON, as its "
+                                     "schema requires", field);
+            return -1;
+        }
+
+        if (!ngx_http_ws_api_schema_validate(s, sample, why)) {
+            json_decref(sample);
+            ngx_http_ws_api_schema_free(s);
+            ngx_http_ws_api_def_field(field, sizeof(field), prefix,
+                                      "samplePayload");
+            ngx_http_ws_api_def_fail(err, field, "%s does not match its "
+                                     "schema: %s", field, why);
+            return -1;
+        }
+
+        json_decref(sample);
+    }
+
+    ngx_http_ws_api_schema_free(s);
+
+    if (json_object_set_new(out, "schema", json_deep_copy(v)) != 0) {
+        ngx_http_ws_api_def_nomem(err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
