@@ -27,6 +27,7 @@ SRC         := $(wildcard src/*.c src/*.h)
 # Each unit test links the pure sources it tests.
 FRAME_SRC   := src/ngx_http_ws_api_frame.c
 PARAM_SRC   := src/ngx_http_ws_api_param.c
+JWT_SRC     := src/ngx_http_ws_api_jwt.c
 DEF_SRC     := src/ngx_http_ws_api_def.c $(PARAM_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
@@ -54,9 +55,9 @@ FUZZ_CC      := clang
 FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_TARGETS ?= frame def param extract
+FUZZ_TARGETS ?= frame def param extract jwt
 FUZZ_SECONDS ?= 60
-FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract jwt)
 
 .PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench
 
@@ -94,21 +95,23 @@ $(ASAN_MODULE): $(ASAN_BUILD)/nginx/objs/Makefile $(SRC)
 $(BUILD)/unit/test_frame: $(FRAME_SRC)
 $(BUILD)/unit/test_param: $(PARAM_SRC)
 $(BUILD)/unit/test_def:   $(DEF_SRC)
+$(BUILD)/unit/test_jwt:   $(JWT_SRC)
 
 $(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lcrypto -lm
 
 $(BUILD)/fuzz/fuzz_frame:   $(FRAME_SRC)
 $(BUILD)/fuzz/fuzz_def:     $(DEF_SRC)
 $(BUILD)/fuzz/fuzz_param:   $(PARAM_SRC)
 $(BUILD)/fuzz/fuzz_extract: $(PARAM_SRC)
+$(BUILD)/fuzz/fuzz_jwt:     $(JWT_SRC)
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(wildcard src/*.h)
 	mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lm
+	    -ljansson -lcrypto -lm
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 
