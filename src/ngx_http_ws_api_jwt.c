@@ -90,6 +90,8 @@ static int ngx_http_ws_api_jwt_check_pkey(EVP_PKEY *pkey,
 static ssize_t ngx_http_ws_api_jwt_b64_member(json_t *jwk, const char *name,
     u_char *buf, size_t size, const char *path,
     ngx_http_ws_api_jwt_error_t *e);
+static int ngx_http_ws_api_jwt_member(json_t *conf, const char *name,
+    char **s, size_t *len, ngx_http_ws_api_jwt_error_t *e);
 static int ngx_http_ws_api_jwt_string(json_t *v, size_t max, char **s,
     size_t *len);
 static int ngx_http_ws_api_jwt_fail(ngx_http_ws_api_jwt_error_t *e,
@@ -165,25 +167,13 @@ ngx_http_ws_api_jwt_create(json_t *conf, char *err, size_t err_len,
         }
     }
 
-    v = json_object_get(conf, "issuer");
-
-    if (v && ngx_http_ws_api_jwt_string(v, NGX_HTTP_WS_API_JWT_MAX_CLAIM,
-                                        &jwt->issuer, &jwt->issuer_len)
-             != 0)
+    if (ngx_http_ws_api_jwt_member(conf, "issuer", &jwt->issuer,
+                                   &jwt->issuer_len, &e)
+        != 0
+        || ngx_http_ws_api_jwt_member(conf, "audience", &jwt->audience,
+                                      &jwt->audience_len, &e)
+           != 0)
     {
-        ngx_http_ws_api_jwt_fail(&e, "", "issuer", "must be a string of 1 "
-                                 "to %d bytes", NGX_HTTP_WS_API_JWT_MAX_CLAIM);
-        goto failed;
-    }
-
-    v = json_object_get(conf, "audience");
-
-    if (v && ngx_http_ws_api_jwt_string(v, NGX_HTTP_WS_API_JWT_MAX_CLAIM,
-                                        &jwt->audience, &jwt->audience_len)
-             != 0)
-    {
-        ngx_http_ws_api_jwt_fail(&e, "", "audience", "must be a string of 1 "
-                                 "to %d bytes", NGX_HTTP_WS_API_JWT_MAX_CLAIM);
         goto failed;
     }
 
@@ -634,6 +624,29 @@ ngx_http_ws_api_jwt_b64_member(json_t *jwk, const char *name, u_char *buf,
     }
 
     return n;
+}
+
+
+/* "issuer" or "audience": optional, 1 to 256 bytes */
+
+static int
+ngx_http_ws_api_jwt_member(json_t *conf, const char *name, char **s,
+    size_t *len, ngx_http_ws_api_jwt_error_t *e)
+{
+    json_t  *v;
+
+    v = json_object_get(conf, name);
+
+    if (v && ngx_http_ws_api_jwt_string(v, NGX_HTTP_WS_API_JWT_MAX_CLAIM, s,
+                                        len)
+             != 0)
+    {
+        return ngx_http_ws_api_jwt_fail(e, "", name, "must be a string of 1 "
+                                        "to %d bytes",
+                                        NGX_HTTP_WS_API_JWT_MAX_CLAIM);
+    }
+
+    return 0;
 }
 
 
