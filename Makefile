@@ -32,6 +32,7 @@ SCHEMA_SRC  := src/ngx_http_ws_api_schema.c src/ngx_http_ws_api_regex.c \
                $(PARAM_SRC)
 DEF_SRC     := src/ngx_http_ws_api_def.c src/ngx_http_ws_api_policy.c \
                $(SCHEMA_SRC)
+JWT_SRC     := src/ngx_http_ws_api_jwt.c
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc
@@ -60,10 +61,10 @@ FUZZ_CC      := clang
 FUZZ_CFLAGS  := -g -O1 -Wall -Wextra -Werror -Isrc \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_TARGETS ?= frame def param extract schema
+FUZZ_TARGETS ?= frame def param extract schema jwt
 FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract \
-                    schema)
+                    schema jwt)
 
 .PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench deb
 
@@ -102,22 +103,24 @@ $(BUILD)/unit/test_frame: $(FRAME_SRC)
 $(BUILD)/unit/test_param: $(PARAM_SRC)
 $(BUILD)/unit/test_def:   $(DEF_SRC)
 $(BUILD)/unit/test_schema: $(SCHEMA_SRC)
+$(BUILD)/unit/test_jwt:   $(JWT_SRC)
 
 $(BUILD)/unit/%: t/unit/%.c $(wildcard src/*.h)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lpcre2-8 -lm
+	    -ljansson -lpcre2-8 -lcrypto -lm
 
 $(BUILD)/fuzz/fuzz_frame:   $(FRAME_SRC)
 $(BUILD)/fuzz/fuzz_def:     $(DEF_SRC)
 $(BUILD)/fuzz/fuzz_param:   $(PARAM_SRC)
 $(BUILD)/fuzz/fuzz_extract: $(PARAM_SRC)
 $(BUILD)/fuzz/fuzz_schema:  $(SCHEMA_SRC)
+$(BUILD)/fuzz/fuzz_jwt:     $(JWT_SRC)
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(wildcard src/*.h)
 	mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.c,$(filter-out $<,$^)) \
-	    -ljansson -lpcre2-8 -lm
+	    -ljansson -lpcre2-8 -lcrypto -lm
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 

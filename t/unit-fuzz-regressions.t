@@ -12,7 +12,7 @@ use warnings;
 
 use Test::More;
 
-my @targets = qw(frame def param extract schema);
+my @targets = qw(frame def param extract schema jwt);
 
 $ENV{UBSAN_OPTIONS} //= 'print_stacktrace=1';
 
