@@ -38,7 +38,13 @@ BENCH_BIN   := $(BUILD)/ws-bench
 DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
-               ssl-cert clang libclang-rt-14-dev haproxy caddy
+               ssl-cert clang libclang-rt-14-dev haproxy caddy \
+               libyaml-dev nodejs npm
+
+# the AsyncAPI reference parser, for t/80-asyncapi.t (a test tool only,
+# installed into build/node, never committed)
+ASYNCAPI_PARSER := @asyncapi/parser@3.6.6
+NODE_PARSER     := $(BUILD)/node/node_modules/@asyncapi/parser/package.json
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -58,7 +64,8 @@ FUZZ_TARGETS ?= frame def param extract
 FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract)
 
-.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench
+.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench \
+        node
 
 all: $(MODULE)
 
@@ -162,7 +169,15 @@ run: deps all
 stop:
 	util/run.sh stop
 
-test: deps all unit
+node: $(NODE_PARSER)
+
+$(NODE_PARSER):
+	npm install --prefix $(BUILD)/node --ignore-scripts --no-audit \
+	    --no-fund --no-save $(ASYNCAPI_PARSER)
+	node t/lib/asyncapi_validate.js < /dev/null > /dev/null 2>&1; \
+	    test $$? -ne 2
+
+test: deps all unit node
 	prove -r t
 
 bench: all bench-tools
@@ -170,7 +185,7 @@ bench: all bench-tools
 
 # the whole suite against the sanitized module: nginx is started through
 # util/asan-nginx, which preloads the sanitizer runtimes; any report fails
-test-asan: deps all unit $(ASAN_MODULE)
+test-asan: deps all unit node $(ASAN_MODULE)
 	rm -rf $(ASAN_BUILD)/reports && mkdir -p $(ASAN_BUILD)/reports
 	rm -rf $(ASAN_BUILD)/tmp && mkdir -p $(ASAN_BUILD)/tmp
 	WSAPI_MODULE=$(CURDIR)/$(ASAN_MODULE) \
