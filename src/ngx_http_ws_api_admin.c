@@ -1213,6 +1213,14 @@ ngx_http_ws_api_admin_new_version(ngx_http_ws_api_admin_t *ctx)
                    "letters, digits, \".\", \"_\" or \"-\"");
     }
 
+    if (ngx_http_ws_api_name_dots(json_string_value(v),
+                                  json_string_length(v)))
+    {
+        return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                   "newApiVersion", "newApiVersion \".\" and \"..\" "
+                   "cannot be reached through the gateway");
+    }
+
     ctx->decide = ngx_http_ws_api_admin_decide_version;
     ctx->done = ngx_http_ws_api_admin_created;
 

@@ -769,6 +769,15 @@ ngx_http_ws_api_def_name(json_t *obj, const char *key, const char *dflt,
                                      json_string_length(v)));
         return NULL;
 
+    } else if (ngx_http_ws_api_name_dots(json_string_value(v),
+                                        json_string_length(v)))
+    {
+        ngx_http_ws_api_def_fail(err, key,
+                                 "invalid %s \"%s\": \".\" and \"..\" "
+                                 "cannot be reached through the gateway",
+                                 key, json_string_value(v));
+        return NULL;
+
     } else {
         s = json_stringn(json_string_value(v), json_string_length(v));
     }
@@ -778,6 +787,16 @@ ngx_http_ws_api_def_name(json_t *obj, const char *key, const char *dflt,
     }
 
     return s;
+}
+
+
+/* "." and "..": path segments that the URI's normalisation takes away */
+
+int
+ngx_http_ws_api_name_dots(const char *s, size_t len)
+{
+    return (len == 1 && s[0] == '.')
+           || (len == 2 && s[0] == '.' && s[1] == '.');
 }
 
 

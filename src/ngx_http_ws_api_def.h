@@ -96,6 +96,7 @@ int ngx_http_ws_api_url_parse(const char *url, size_t len,
 
 /* apiName and apiVersion: 1 to 100 of [A-Za-z0-9._-] */
 int ngx_http_ws_api_name_valid(const u_char *s, size_t len);
+int ngx_http_ws_api_name_dots(const char *s, size_t len);
 
 /* team names: the same, but not "." or ".." */
 int ngx_http_ws_api_team_name_valid(const u_char *s, size_t len);

@@ -6,7 +6,7 @@
 
 /*
  * Redis on nginx's event loop: each worker keeps two connections, one for
- * commands and one subscribed to the "events" channel, and keeps the
+ * commands and one subscribed to the "{prefix}events" channel, and keeps the
  * ws_api_cache zone in step with Redis.
  *
  * Every change increments "rev" and publishes {"rev": N, ...}.  The zone
@@ -55,17 +55,15 @@
     "end "
 
 /*
- * the event goes to "events", as SPEC 6 names the channel, and to
- * "{prefix}events", the one the module listens to: gateways with other
- * prefixes on the same Redis do not hear it
+ * the event goes to "{prefix}events", the channel every worker listens to
+ * (SPEC 6): gateways with other prefixes on the same Redis do not hear it
  */
 
 #define NGX_HTTP_WS_API_LUA_EVENT(kind, who, op)                             \
     "local rev = redis.call('INCR', p .. 'rev') "                            \
     "local event = '{\"rev\":' .. rev .. "                                   \
     "  ',\"" kind "\":' .. cjson.encode(" who ") .. ',\"op\":\"" op "\"}' "  \
-    "redis.call('PUBLISH', p .. 'events', event) "                           \
-    "if p ~= '' then redis.call('PUBLISH', 'events', event) end "
+    "redis.call('PUBLISH', p .. 'events', event) "
 
 
 static ngx_str_t  ngx_http_ws_api_scripts[] = {

@@ -155,12 +155,19 @@ $r = $A->post('apis', json => { apiName => 'Az09._-', apiVersion => '2.0-beta_1'
 is($r->{status}, 201, 'letters, digits, ".", "_", "-"');
 is($r->{json}{apiName}, 'Az09._-', 'apiName kept as given');
 
-# SPEC 3.1: "1 to 100 characters of letters, digits, ., _, -"
-for my $c (['..', '1.0'], ['dots', '.']) {
+# SPEC 6: "apiName and apiVersion may not be . or .."
+for my $c (['..', '1.0', 'apiName'], ['.', '1.0', 'apiName'], ['dots', '.', 'apiVersion'],
+           ['dots', '..', 'apiVersion']) {
     $r = $A->post('apis', json => { apiName => $c->[0], apiVersion => $c->[1] });
-    is($r->{status}, 201, "apiName \"$c->[0]\", apiVersion \"$c->[1]\": only characters of the set (SPEC 3.1 literal)")
+    is($r->{status}, 400, "apiName \"$c->[0]\", apiVersion \"$c->[1]\": 400 (SPEC 6)")
         or diag($r->{body});
+    is($r->{json}{error}{field}, $c->[2], "... field $c->[2]");
 }
+$r = $A->post('apis', json => { apiName => '...', apiVersion => '.1' });
+is($r->{status}, 201, 'apiName "...", apiVersion ".1": valid');
+$r = $A->post("apis/$r->{json}{id}/versions", json => { newApiVersion => '..' });
+is($r->{status}, 400, 'newApiVersion "..": 400');
+is($r->{json}{error}{field}, 'newApiVersion', '... field newApiVersion');
 
 $r = $A->post('apis', json => { apiName => 'utf', apiDescription => "Cours en direct \x{2014} \x{20ac}" });
 is($r->{status}, 201, 'UTF-8 description');

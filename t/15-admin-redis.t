@@ -31,9 +31,9 @@ my $r;
 
 sub rev { return $redis->cmd('GET', 'wsapi:rev') // 0 }
 
-# events: the channel "events" of SPEC 6
+# events: the channel "{prefix}events" of SPEC 6, and nothing on "events"
 my $sub = $redis->client;
-$sub->cmd('SUBSCRIBE', 'events');
+$sub->cmd('SUBSCRIBE', 'wsapi:events', 'events');
 
 sub next_events {
     my ($n, $timeout) = @_;
@@ -78,8 +78,8 @@ is(rev(), $rev0 + 1, 'wsapi:rev incremented');
 like(rev(), qr/^\d+$/, 'wsapi:rev is an integer');
 
 my @ev = next_events(1);
-is(scalar @ev, 1, 'one event for the creation, on the channel "events" (SPEC 6)');
-is($ev[0]{channel}, 'events', 'published on the channel "events" (SPEC 6)');
+is(scalar @ev, 1, 'one event for the creation (SPEC 6)');
+is($ev[0]{channel}, 'wsapi:events', 'published on the channel "{prefix}events" only (SPEC 6)');
 json_is($ev[0]{json}, { rev => $rev0 + 1, id => $id, op => 'put' },
         'event {"rev":N,"id":"...","op":"put"}');
 

@@ -131,7 +131,8 @@ sub unchanged {
 
 sub rejects {
     my ($name, $res, $status, %opt) = @_;
-    json_error_ok($res, $status, name => "$name: $status JSON error", %opt);
+    my $want = ref $status ? join(' or ', @$status) : $status;
+    json_error_ok($res, $status, name => "$name: $want JSON error", %opt);
     unchanged($name);
 }
 
