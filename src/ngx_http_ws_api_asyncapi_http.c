@@ -39,8 +39,8 @@ ngx_http_ws_api_asyncapi_send(ngx_http_request_t *r, void *def)
                               : r->headers_in.server;
 
     env.host = (const char *) ngx_pnalloc(r->pool, host.len + 1);
-    env.gateways = ngx_pnalloc(r->pool, (wmcf->gateways.nelts + 1)
-                                        * sizeof(char *));
+    env.gateways = ngx_palloc(r->pool, (wmcf->gateways.nelts + 1)
+                                       * sizeof(char *));
     if (env.host == NULL || env.gateways == NULL) {
         return NGX_ERROR;
     }

@@ -96,7 +96,7 @@ ngx_http_ws_api_yaml_put(ngx_http_ws_api_yaml_buf_t *b, const char *s,
     char    *p;
     size_t   size;
 
-    if (b->failed) {
+    if (b->failed || n == 0) {
         return;
     }
 
