@@ -39,7 +39,7 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                redis-tools gcc make perl libprotocol-websocket-perl \
                python3 python3-websockets libio-socket-ssl-perl openssl \
                ssl-cert clang libclang-rt-14-dev haproxy caddy \
-               libyaml-dev nodejs npm
+               libyaml-dev
 
 # the AsyncAPI reference parser, for t/80-asyncapi.t (a test tool only,
 # installed into build/node, never committed)
@@ -172,6 +172,10 @@ stop:
 node: $(NODE_PARSER)
 
 $(NODE_PARSER):
+	@# node and npm: Debian's nodejs and npm unless a node is installed
+	command -v npm > /dev/null || (apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        --no-install-recommends nodejs npm)
 	npm install --prefix $(BUILD)/node --ignore-scripts --no-audit \
 	    --no-fund --no-save $(ASYNCAPI_PARSER)
 	node t/lib/asyncapi_validate.js < /dev/null > /dev/null 2>&1; \
