@@ -45,7 +45,13 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                python3 python3-websockets libio-socket-ssl-perl openssl \
                ssl-cert clang libclang-rt-14-dev haproxy caddy \
                chromium chromium-driver python3-selenium \
-               debhelper dpkg-dev fakeroot libpcre2-dev json-schema-test-suite
+               debhelper dpkg-dev fakeroot libpcre2-dev json-schema-test-suite \
+               libyaml-dev
+
+# the AsyncAPI reference parser, for t/80-asyncapi.t (a test tool only,
+# installed into build/node, never committed)
+ASYNCAPI_PARSER := @asyncapi/parser@3.6.6
+NODE_PARSER     := $(BUILD)/node/node_modules/@asyncapi/parser/package.json
 
 # the module with AddressSanitizer and UBSan, for "make test-asan"
 ASAN_BUILD  := $(BUILD)/asan
@@ -66,7 +72,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,frame def param extract \
                     schema jwt)
 
-.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench deb
+.PHONY: all deps run stop test unit fuzz clean test-asan bench-tools bench \
+        deb node
 
 all: $(MODULE)
 
@@ -174,7 +181,19 @@ run: deps all
 stop:
 	util/run.sh stop
 
-test: deps all unit
+node: $(NODE_PARSER)
+
+$(NODE_PARSER):
+	@# node and npm: Debian's nodejs and npm unless a node is installed
+	command -v npm > /dev/null || (apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        --no-install-recommends nodejs npm)
+	npm install --prefix $(BUILD)/node --ignore-scripts --no-audit \
+	    --no-fund --no-save $(ASYNCAPI_PARSER)
+	node t/lib/asyncapi_validate.js < /dev/null > /dev/null 2>&1; \
+	    test $$? -ne 2
+
+test: deps all unit node
 	prove -r t
 
 bench: all bench-tools
@@ -182,7 +201,7 @@ bench: all bench-tools
 
 # the whole suite against the sanitized module: nginx is started through
 # util/asan-nginx, which preloads the sanitizer runtimes; any report fails
-test-asan: deps all unit $(ASAN_MODULE)
+test-asan: deps all unit node $(ASAN_MODULE)
 	rm -rf $(ASAN_BUILD)/reports && mkdir -p $(ASAN_BUILD)/reports
 	rm -rf $(ASAN_BUILD)/tmp && mkdir -p $(ASAN_BUILD)/tmp
 	WSAPI_MODULE=$(CURDIR)/$(ASAN_MODULE) \

@@ -22,6 +22,7 @@
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_def.h"
+#include "ngx_http_ws_api_asyncapi.h"
 
 #include <sys/random.h>
 
@@ -95,6 +96,9 @@ struct ngx_http_ws_api_admin_s {
     char                             field[128];
     char                             message[512];
 
+    int                              asyncapi;    /* the body's type */
+    json_t                          *asyncapi_paths;
+
     unsigned                         superuser:1;
 };
 
@@ -124,6 +128,10 @@ static ngx_int_t ngx_http_ws_api_admin_get_api(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_get_api_done(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_create_api(
+    ngx_http_ws_api_admin_t *ctx);
+static ngx_int_t ngx_http_ws_api_admin_get_asyncapi(
+    ngx_http_ws_api_admin_t *ctx);
+static ngx_int_t ngx_http_ws_api_admin_asyncapi_done(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_replace_api(
     ngx_http_ws_api_admin_t *ctx);
@@ -186,6 +194,8 @@ static ngx_int_t ngx_http_ws_api_admin_no_content(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_parse_body(
     ngx_http_ws_api_admin_t *ctx);
+static ngx_int_t ngx_http_ws_api_admin_asyncapi_body(
+    ngx_http_ws_api_admin_t *ctx);
 static json_t *ngx_http_ws_api_admin_stored(json_t *canonical, const char *id,
     int active, json_int_t revision, const char *created,
     const char *updated);
@@ -237,6 +247,10 @@ static ngx_http_ws_api_route_t  ngx_http_ws_api_routes[] = {
     { ngx_string("apis"), 3, ngx_string("deactivate"), 0, 0, "PUT",
       { { NGX_HTTP_PUT, NGX_HTTP_WS_API_ACTIVATE, NGX_HTTP_WS_API_BODY_NONE,
           ngx_http_ws_api_admin_deactivate } } },
+
+    { ngx_string("apis"), 3, ngx_string("asyncapi"), 0, 0, "GET, HEAD",
+      { { NGX_HTTP_GET, 0, NGX_HTTP_WS_API_BODY_NONE,
+          ngx_http_ws_api_admin_get_asyncapi } } },
 
     { ngx_string("apis"), 3, ngx_string("versions"), 0, 0, "POST",
       { { NGX_HTTP_POST, NGX_HTTP_WS_API_MANAGE|NGX_HTTP_WS_API_ACTIVATE,
@@ -411,7 +425,17 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
 
     ct.len = i;
 
-    if (!((ct.len == sizeof("application/json") - 1
+    ctx->asyncapi = ngx_http_ws_api_asyncapi_content_type((char *) ct.data,
+                                                          ct.len);
+
+    if (ctx->asyncapi && op->start != ngx_http_ws_api_admin_create_api) {
+        return ngx_http_ws_api_send_error(r,
+                                      NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+                                      "an AsyncAPI document creates an API "
+                                      "with POST apis only");
+    }
+
+    if (!ctx->asyncapi && !((ct.len == sizeof("application/json") - 1
            && ngx_strncasecmp(ct.data, (u_char *) "application/json", ct.len)
               == 0)
           || (ct.len > sizeof("application/+json") - 1
@@ -766,6 +790,7 @@ ngx_http_ws_api_admin_cleanup(void *data)
     json_decref(ctx->body);
     json_decref(ctx->current);
     json_decref(ctx->next);
+    json_decref(ctx->asyncapi_paths);
 
     if (ctx->next_text) {
         free(ctx->next_text);
@@ -969,6 +994,8 @@ ngx_http_ws_api_admin_create_api(ngx_http_ws_api_admin_t *ctx)
                                                    : 0,
                                   &err);
     if (canonical == NULL) {
+        ngx_http_ws_api_asyncapi_field(ctx->asyncapi_paths, &err);
+
         return ngx_http_ws_api_admin_fail(ctx, err.status, err.field, "%s",
                                           err.message);
     }
@@ -1004,6 +1031,26 @@ ngx_http_ws_api_admin_create_api(ngx_http_ws_api_admin_t *ctx)
     ctx->done = ngx_http_ws_api_admin_created;
 
     return ngx_http_ws_api_admin_write(ctx);
+}
+
+
+/* GET /apis/{id}/asyncapi */
+
+static ngx_int_t
+ngx_http_ws_api_admin_get_asyncapi(ngx_http_ws_api_admin_t *ctx)
+{
+    ctx->decide = ngx_http_ws_api_admin_asyncapi_done;
+
+    return ngx_http_ws_api_admin_read(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_ws_api_admin_asyncapi_done(ngx_http_ws_api_admin_t *ctx)
+{
+    ctx->rc = ngx_http_ws_api_asyncapi_send(ctx->request, ctx->current);
+
+    return NGX_OK;
 }
 
 
@@ -2082,6 +2129,10 @@ ngx_http_ws_api_admin_parse_body(ngx_http_ws_api_admin_t *ctx)
                                           "JSON object is expected");
     }
 
+    if (ctx->asyncapi) {
+        return ngx_http_ws_api_admin_asyncapi_body(ctx);
+    }
+
     ctx->body = json_loadb((const char *) ctx->text.data, ctx->text.len,
                            JSON_REJECT_DUPLICATES, &err);
 
@@ -2096,6 +2147,25 @@ ngx_http_ws_api_admin_parse_body(ngx_http_ws_api_admin_t *ctx)
         return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_BAD_REQUEST, NULL,
                                           "the request body must be a JSON "
                                           "object");
+    }
+
+    return NGX_OK;
+}
+
+
+/* POST /apis of an AsyncAPI document: the definition it maps to */
+
+static ngx_int_t
+ngx_http_ws_api_admin_asyncapi_body(ngx_http_ws_api_admin_t *ctx)
+{
+    ngx_http_ws_api_def_error_t  err;
+
+    ctx->body = ngx_http_ws_api_asyncapi_import((const char *) ctx->text.data,
+                                                ctx->text.len, ctx->asyncapi,
+                                                &ctx->asyncapi_paths, &err);
+    if (ctx->body == NULL) {
+        return ngx_http_ws_api_admin_fail(ctx, err.status, err.field, "%s",
+                                          err.message);
     }
 
     return NGX_OK;

@@ -90,6 +90,10 @@ void ngx_http_ws_api_json_sanitize(u_char *p, size_t len);
 
 ngx_int_t ngx_http_ws_api_admin_handler(ngx_http_request_t *r);
 
+/* ngx_http_ws_api_asyncapi_http.c */
+
+ngx_int_t ngx_http_ws_api_asyncapi_send(ngx_http_request_t *r, void *def);
+
 /* ngx_http_ws_api_gateway.c */
 
 ngx_int_t ngx_http_ws_api_gateway_handler(ngx_http_request_t *r);
