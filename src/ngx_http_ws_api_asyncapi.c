@@ -23,7 +23,12 @@
 static json_t *ngx_http_ws_api_asyncapi_params(json_t *def, const char *in);
 static json_t *ngx_http_ws_api_asyncapi_value(const char *type,
     json_t *value);
-static json_t *ngx_http_ws_api_asyncapi_message(json_t *m, const char *name);
+static json_t *ngx_http_ws_api_asyncapi_message(json_t *m, const char *api,
+    const char *name);
+static json_t *ngx_http_ws_api_asyncapi_refs(json_t *v, const char *from,
+    const char *to);
+static void ngx_http_ws_api_asyncapi_payload_ptr(char *buf, size_t size,
+    const char *channel, const char *message);
 static json_t *ngx_http_ws_api_asyncapi_deref(json_t *doc, json_t *node,
     char *path, size_t size, ngx_http_ws_api_def_error_t *err);
 static int ngx_http_ws_api_asyncapi_query(json_t *doc, json_t *schema,
@@ -141,7 +146,7 @@ ngx_http_ws_api_asyncapi_export(json_t *def,
                  strcmp(type, "text") ? "Binary" : "Text", ++counts[n]);
 
         json_object_set_new(messages, name,
-                            ngx_http_ws_api_asyncapi_message(m, name));
+                            ngx_http_ws_api_asyncapi_message(m, api, name));
 
         snprintf(ref, sizeof(ref), "#/channels/%s/messages/%s", api, name);
 
@@ -333,9 +338,10 @@ ngx_http_ws_api_asyncapi_value(const char *type, json_t *value)
 
 
 static json_t *
-ngx_http_ws_api_asyncapi_message(json_t *m, const char *name)
+ngx_http_ws_api_asyncapi_message(json_t *m, const char *api, const char *name)
 {
     int          text;
+    char         ptr[512];
     json_t      *out, *sample, *v;
     const char  *s, *d;
 
@@ -368,7 +374,10 @@ ngx_http_ws_api_asyncapi_message(json_t *m, const char *name)
     v = json_object_get(m, "schema");
 
     if (v) {
-        json_object_set(out, "payload", v);
+        /* a local $ref of the schema is relative to the document here */
+        ngx_http_ws_api_asyncapi_payload_ptr(ptr, sizeof(ptr), api, name);
+        json_object_set_new(out, "payload",
+                            ngx_http_ws_api_asyncapi_refs(v, "#", ptr));
     }
 
     if (s && s[0]) {
@@ -427,7 +436,7 @@ ngx_http_ws_api_asyncapi_map(json_t *doc, json_t **paths,
     ngx_http_ws_api_def_error_t *err)
 {
     int          origins;
-    char         path[256], mpath[256], opath[256];
+    char         path[256], mpath[256], opath[256], ptr[512];
     size_t       i, k;
     json_t      *def, *info, *v, *x, *channels, *channel, *chan, *ws;
     json_t      *messages, *m, *ops, *op, *refs, *r, *target, *params;
@@ -745,7 +754,11 @@ ngx_http_ws_api_asyncapi_map(json_t *doc, json_t **paths,
 
         v = json_object_get(m, "payload");
         if (v) {
-            json_object_set(dm, "schema", v);
+            /* back to refs relative to the schema, as the export wrote them */
+            ngx_http_ws_api_asyncapi_payload_ptr(ptr, sizeof(ptr), ckey,
+                                                 mkey);
+            json_object_set_new(dm, "schema",
+                                ngx_http_ws_api_asyncapi_refs(v, ptr, "#"));
         }
 
         if (origins & 1) {
@@ -1256,4 +1269,112 @@ ngx_http_ws_api_asyncapi_fail(ngx_http_ws_api_def_error_t *err,
     snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 
     return -1;
+}
+
+
+/*
+ * A copy of a schema whose "$ref" strings that are "from" or start with
+ * "from/" start with "to" instead: a message's payload in the document is
+ * at "#/channels/{c}/messages/{m}/payload", where a schema's own local
+ * references ("#/definitions/x") would no longer resolve.  A NULL on no
+ * memory is taken by json_object_set_new() as a failure of its own.
+ */
+
+static json_t *
+ngx_http_ws_api_asyncapi_refs(json_t *v, const char *from, const char *to)
+{
+    char        *buf;
+    size_t       i, n, len;
+    json_t      *out, *e, *c;
+    const char  *key, *ref;
+
+    if (json_is_array(v)) {
+        out = json_array();
+
+        json_array_foreach(v, i, e) {
+            if (out == NULL
+                || json_array_append_new(out,
+                       ngx_http_ws_api_asyncapi_refs(e, from, to)) != 0)
+            {
+                json_decref(out);
+                return NULL;
+            }
+        }
+
+        return out;
+    }
+
+    if (!json_is_object(v)) {
+        return json_incref(v);
+    }
+
+    out = json_object();
+    n = strlen(from);
+
+    json_object_foreach(v, key, e) {
+        if (out == NULL) {
+            return NULL;
+        }
+
+        ref = json_string_value(e);
+
+        if (strcmp(key, "$ref") == 0 && ref && strncmp(ref, from, n) == 0
+            && (ref[n] == '\0' || ref[n] == '/'))
+        {
+            len = strlen(to) + strlen(ref + n) + 1;
+            buf = malloc(len);
+            c = NULL;
+
+            if (buf) {
+                snprintf(buf, len, "%s%s", to, ref + n);
+                c = json_string(buf);
+                free(buf);
+            }
+
+        } else {
+            c = ngx_http_ws_api_asyncapi_refs(e, from, to);
+        }
+
+        if (json_object_set_new(out, key, c) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+
+    return out;
+}
+
+
+/* "#/channels/{channel}/messages/{message}/payload", keys escaped */
+
+static void
+ngx_http_ws_api_asyncapi_payload_ptr(char *buf, size_t size,
+    const char *channel, const char *message)
+{
+    size_t       k;
+    const char  *p, *part[2];
+    size_t       j;
+
+    part[0] = channel;
+    part[1] = message;
+
+    k = snprintf(buf, size, "#/channels/");
+
+    for (j = 0; j < 2; j++) {
+        for (p = part[j]; *p && k + 3 < size; p++) {
+            if (*p == '~' || *p == '/') {
+                buf[k++] = '~';
+                buf[k++] = (*p == '~') ? '0' : '1';
+
+            } else {
+                buf[k++] = *p;
+            }
+        }
+
+        if (k + 11 < size) {
+            k += snprintf(buf + k, size - k, j ? "/payload" : "/messages/");
+        }
+    }
+
+    buf[k < size ? k : size - 1] = '\0';
 }

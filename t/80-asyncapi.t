@@ -94,6 +94,18 @@ my %shapes = (
     serveronly => {
         apiName => 'serveronly', messages => [ { origin => 'server', type => 'text' } ],
     },
+    schema => {
+        apiName => 'schema', wsUrl => 'ws://backend.internal/ws',
+        messages => [
+            { origin => 'client', type => 'text', samplePayload => '{"subscribe":"AAPL"}',
+              schema => { type => 'object', required => ['subscribe'],
+                          properties => { subscribe => { type => 'string',
+                                                         pattern => '^[A-Z]+$' } } } },
+            { origin => 'server', type => 'text',
+              schema => { '$ref' => '#/definitions/tick',
+                          definitions => { tick => { type => 'array', maxItems => 3 } } } },
+        ],
+    },
 );
 
 my %id;
@@ -284,16 +296,10 @@ EOF_YAML
 
 parser_ok($hand, 'the hand-written document');
 $r = import_doc($hand, 'application/vnd.aai.asyncapi+yaml');
-# messages[].schema needs the schema feature of def.c; without it, a
-# payload is refused as such
-if ($r->{status} == 400 && ($r->{json}{error}{field} // '') =~ /payload$/) {
-    is($r->{json}{error}{field}, 'channels.live.messages.tick.payload',
-       'payload (schema) refused by this definition format, with its path');
-    $hand =~ s/^        payload: \{type: object\}\n//m;
-    $r = import_doc($hand, 'application/vnd.aai.asyncapi+yaml');
-}
 is($r->{status}, 201, 'hand-written YAML imported') or diag($r->{body});
 my $d = $r->{json};
+is_deeply([ map { $_->{schema} } grep { exists $_->{schema} } @{ $d->{messages} || [] } ],
+          [ { type => 'object' } ], 'a message payload -> its schema');
 is($d->{apiName}, 'quotes', 'title -> apiName');
 is($d->{apiVersion}, '3.1', 'version -> apiVersion');
 is($d->{apiDescription}, 'Hand written', 'description -> apiDescription');
@@ -428,5 +434,20 @@ error_is($A->get('apis/00000000-0000-4000-8000-000000000000/asyncapi'), 404, und
 error_is($A->post("apis/$id{ticker}/asyncapi"), 405, undef, 'POST to the export: 405');
 
 no_crash($nginx);
+
+# a message's schema is its AsyncAPI payload
+$r = export($id{schema});
+my %payload = map { $_->{name} => $_->{payload} }
+              values %{ $r->{json}{channels}{schema}{messages} || {} };
+# a local $ref is rewritten to point into the document (and back on import)
+my ($c, $s) = map { $_->{schema} } @{ $shapes{schema}{messages} };
+is_deeply(\%payload,
+          { clientText1 => $c,
+            serverText1 => { %$s, '$ref' =>
+                '#/channels/schema/messages/serverText1/payload/definitions/tick' } },
+          'each message schema exported as its payload, local $ref into the document');
+my $got = $A->get("apis/$id{schema}")->{json};
+is_deeply([ map { $_->{schema} } @{ $got->{messages} || [] } ], [ $c, $s ],
+          'after the round trip the definition holds its schemas as they were written');
 
 done_testing;
