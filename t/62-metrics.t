@@ -248,4 +248,28 @@ is(delta($s2, $s3, 'ws_api_messages_total{api="m1/1.0",direction="client",type="
 $r = http_request(POST => 'http://127.0.0.1:' . $gw->port . '/metrics', body => 'x');
 is($r->{status}, 405, 'POST: 405');
 
+# conf/nginx.conf (sharing the Redis, so it serves m1): its log_format
+# ws_api in the gateway's access log, its /metrics on the admin port
+
+{
+    my $nginx = start_nginx(http => sample_http(), redis => $gw->redis);
+    my $admin = 'http://127.0.0.1:' . $nginx->port('admin');
+    my $ws;
+    ok(poll_until($t, sub {
+        $ws = ws_connect(port => $nginx->port('gw'), path => '/gateway/m1/1.0/conf?sym=a');
+        $ws->status == 101;
+    }), 'the sample configuration serves m1');
+    $ws->send_text('12345678');
+    $ws->read_message($t);
+    $ws->close_handshake(1000, '', $t);
+    my $log = $nginx->dir . '/gateway.log';
+    my $line;
+    poll_until($t, sub { $line = (-e $log) ? `cat $log` : ''; $line =~ /conf/ });
+    like($line, qr{"GET /gateway/m1/1\.0/conf\?sym=a HTTP/1\.1" 101 \d+ api=m1/1\.0 in=1 out=1 bytes_in=8 bytes_out=8 duration=\d+\.\d{3} close=1000 },
+         'the sample log_format ws_api') or diag($line);
+    my $r = http_request(GET => "$admin/metrics");
+    like($r->{body}, qr/^ws_api_handshakes_total\{api="m1\/1\.0",result="accepted"\} \d+$/m,
+         'the sample serves /metrics');
+}
+
 done_testing;
