@@ -64,6 +64,12 @@ $gw->define(apiName => 'm1',
     messages => [ { origin => 'client', type => 'text' },
                   { origin => 'server', type => 'text' } ]);
 
+# the probes of define() have ended
+poll_until($t, sub {
+    (samples(scrape()->{body})->{'ws_api_connections_active{api="m1/1.0"}'}
+     // 1) == 0;
+});
+
 my $r = scrape();
 is($r->{status}, 200, 'scrape answers 200');
 like($r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
