@@ -70,6 +70,11 @@ poll_until($t, sub {
      // 1) == 0;
 });
 
+$gw->define(apiName => 'm2',
+            policies => { allowedOrigins => ['https://app.example'] });
+my $closed = free_port();
+$gw->define(apiName => 'm3', wsUrl => "ws://127.0.0.1:$closed/stream");
+
 my $r = scrape();
 is($r->{status}, 200, 'scrape answers 200');
 like($r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
@@ -88,6 +93,11 @@ $ws = $gw->connect('/gateway/m1/1.0?n=abc');
 is($ws->status, 400, 'not an integer: 400');
 $ws = $gw->connect('/gateway/m1/1.0', key => 'short');
 is($ws->status, 400, 'a bad key: 400');
+
+$ws = $gw->connect('/gateway/m2/1.0', origin => 'https://evil.example');
+is($ws->status, 403, 'an Origin not allowed: 403');
+$ws = $gw->connect('/gateway/m3/1.0');
+is($ws->status, 502, 'a backend that is not there: 502');
 
 # sessions, spread over the two workers by reuseport
 
@@ -128,6 +138,8 @@ my %want = (
     'ws_api_handshakes_total{api="m1/1.0",result="rejected"}' => 4,
     'ws_api_handshakes_total{api="",result="rejected"}' => 1,
     'ws_api_handshakes_rejected_total{api="",reason="not_found"}' => 1,
+    'ws_api_handshakes_rejected_total{api="m2/1.0",reason="origin_not_allowed"}' => 1,
+    'ws_api_handshakes_total{api="m3/1.0",result="failed"}' => 1,
     'ws_api_handshakes_rejected_total{api="m1/1.0",reason="not_upgrade"}' => 1,
     'ws_api_handshakes_rejected_total{api="m1/1.0",reason="value_not_allowed"}' => 1,
     'ws_api_handshakes_rejected_total{api="m1/1.0",reason="invalid_type"}' => 1,
@@ -172,7 +184,8 @@ for (1 .. 4) {
 
 my $body = scrape()->{body};
 unlike($body, qr/127\.0\.0\.1/, 'no client address in the metrics');
-unlike($body, qr/XYZSECRET|zzz|abc|nope/, 'no parameter value or path');
+unlike($body, qr/XYZSECRET|zzz|abc|nope|evil/,
+       'no parameter value, path or origin');
 
 SKIP: {
     skip 'promtool is missing (make deps installs prometheus)', 1
