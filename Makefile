@@ -46,7 +46,7 @@ DEB_PKGS    := nginx nginx-dev libjansson-dev libhiredis-dev redis-server \
                ssl-cert clang libclang-rt-14-dev haproxy caddy \
                chromium chromium-driver python3-selenium \
                debhelper dpkg-dev fakeroot libpcre2-dev json-schema-test-suite \
-               libyaml-dev
+               libyaml-dev prometheus
 
 # the AsyncAPI reference parser, for t/80-asyncapi.t (a test tool only,
 # installed into build/node, never committed)

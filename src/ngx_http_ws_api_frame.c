@@ -377,6 +377,9 @@ ngx_http_ws_api_frame_fast(ngx_http_ws_api_frame_t *f, const u_char *p,
     f->held = text && hsize + payload <= f->hold;
     f->offset += hsize;
 
+    f->messages[!text]++;
+    f->data_bytes += payload;
+
     return hsize;
 }
 
@@ -732,6 +735,14 @@ ngx_http_ws_api_frame_start(ngx_http_ws_api_frame_t *f)
             break;
         }
     }
+
+    /* counted for $ws_api_messages_in and the metrics */
+
+    if (f->opcode != NGX_HTTP_WS_API_OP_CONT) {
+        f->messages[f->opcode != NGX_HTTP_WS_API_OP_TEXT]++;
+    }
+
+    f->data_bytes += f->payload;
 
     f->in_message = !f->fin;
     f->held = f->msg_check && f->hsize + f->payload <= f->hold;

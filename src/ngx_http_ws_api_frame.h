@@ -111,6 +111,12 @@ typedef struct {
                                   it */
     const char  *reason;       /* the rule broken, at most 123 bytes */
 
+    uint64_t     messages[2];  /* data messages whose first frame was
+                                  admitted: text, binary */
+    uint64_t     data_bytes;   /* payload bytes of the data frames admitted
+                                  (as on the wire: compressed ones as they
+                                  are) */
+
     /* private state */
 
     u_char       hdr[14];      /* a frame header being collected */

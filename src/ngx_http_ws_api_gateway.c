@@ -19,6 +19,7 @@
 #include "ngx_http_ws_api_param.h"
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_relay.h"
+#include "ngx_http_ws_api_metrics.h"
 
 
 #define NGX_HTTP_WS_API_UPGRADE_REQUIRED  426
@@ -121,6 +122,7 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_ws_api_gateway_path(r, &name, &version, &extra) != NGX_OK) {
+        ngx_http_ws_api_metrics_reject(r, NULL, NULL, "not_found");
         return ngx_http_ws_api_gateway_send(r,
                    ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
                        "no API at this path; expected "
@@ -142,6 +144,9 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     if (e == NULL || !e->active) {
         ngx_http_ws_api_cache_unlock(cache);
 
+        ngx_http_ws_api_metrics_reject(r, NULL, NULL,
+                                       loaded ? "not_found" : "not_loaded");
+
         if (!loaded) {
             return ngx_http_ws_api_gateway_send(r,
                        ngx_http_ws_api_send_error(r,
@@ -157,6 +162,11 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
 
     if (upgrade != NGX_HTTP_WS_API_UPGRADE_OK) {
         ngx_http_ws_api_cache_unlock(cache);
+
+        ngx_http_ws_api_metrics_reject(r, &name, &version,
+            upgrade == NGX_HTTP_WS_API_UPGRADE_KEY ? "bad_key"
+            : upgrade == NGX_HTTP_WS_API_UPGRADE_WS_VERSION ? "bad_version"
+            : "not_upgrade");
 
         return ngx_http_ws_api_gateway_send(r,
                    ngx_http_ws_api_gateway_refuse(r, upgrade));
@@ -602,6 +612,8 @@ ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
                                              scratch);
 
         if (reason != NGX_HTTP_WS_API_PARAM_OK) {
+            ngx_http_ws_api_metrics_reject(r, &e->name, &e->version,
+                                       ngx_http_ws_api_reason_name(reason));
             *error = ngx_http_ws_api_gateway_param_error(&e->params[n],
                                                          reason);
             return NGX_DECLINED;
@@ -802,6 +814,8 @@ ngx_http_ws_api_gateway_reject(ngx_http_request_t *r, ngx_int_t why,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "ws_api \"%V\" version \"%V\": handshake refused, %s",
                   &e->name, &e->version, reason);
+
+    ngx_http_ws_api_metrics_reject(r, &e->name, &e->version, reason);
 
     error = json_pack("{s:{s:i, s:s, s:s}}", "error",
                       "status", (int) status,

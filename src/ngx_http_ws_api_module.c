@@ -14,6 +14,7 @@
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_relay.h"
+#include "ngx_http_ws_api_metrics.h"
 
 
 #define NGX_HTTP_WS_API_REDIS_PORT     6379
@@ -108,6 +109,13 @@ static ngx_command_t  ngx_http_ws_api_commands[] = {
       offsetof(ngx_http_ws_api_loc_conf_t, admin),
       NULL },
 
+    { ngx_string("ws_api_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_ws_api_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("ws_api_admin_identity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_ws_api_identity,
@@ -193,7 +201,7 @@ ngx_http_ws_api_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
-    return NGX_OK;
+    return ngx_http_ws_api_metrics_add_variables(cf);
 }
 
 
@@ -319,6 +327,10 @@ ngx_http_ws_api_init_main_conf(ngx_conf_t *cf, void *conf)
 
     wmcf->shm_zone = ngx_http_ws_api_cache_add(cf, wmcf);
     if (wmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_ws_api_metrics_add(cf, wmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -37,6 +37,7 @@ typedef struct {
     ngx_flag_t                  teams;
     ngx_flag_t                  shutdown_close;
     ngx_shm_zone_t             *shm_zone;
+    ngx_shm_zone_t             *metrics_zone;
     ngx_array_t                 gateways;    /* ngx_str_t, location prefixes */
     char                       *used;        /* the first ws_api_* directive
                                                 seen, for error messages */
@@ -50,6 +51,19 @@ typedef struct {
     ngx_http_complex_value_t   *identity;
     ngx_array_t                *superusers;  /* ngx_str_t */
 } ngx_http_ws_api_loc_conf_t;
+
+
+/* per request: the metrics of a gateway connection (metrics.c) */
+
+typedef struct {
+    void                       *counters;    /* this worker's of the API,
+                                                NULL: not upgraded */
+    uint64_t                    flushed[2][3];  /* client, server: text,
+                                                binary messages and bytes
+                                                added to the counters */
+    ngx_msec_t                  start;       /* of the upgraded session */
+    unsigned                    rejected:1;  /* counted as a rejection */
+} ngx_http_ws_api_metrics_conn_t;
 
 
 /* per request: a gateway request once its API is resolved */
@@ -66,6 +80,7 @@ typedef struct {
                                                 the API's policies, NULL:
                                                 none */
     ngx_http_ws_api_conns_t    *conns;       /* counted for maxConnections */
+    ngx_http_ws_api_metrics_conn_t  metrics;
 } ngx_http_ws_api_ctx_t;
 
 

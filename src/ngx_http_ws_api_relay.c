@@ -32,6 +32,7 @@
 #include "ngx_http_ws_api_frame.h"
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_cache.h"
+#include "ngx_http_ws_api_metrics.h"
 
 
 /* time for the close handshake after a violation */
@@ -277,6 +278,8 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
 
     relay->start = ngx_current_msec;
 
+    ngx_http_ws_api_metrics_open(ctx);
+
     if (ctx->limits) {
         ngx_http_ws_api_relay_limits(relay, ctx->limits);
     }
@@ -411,6 +414,9 @@ ngx_http_ws_api_relay_cleanup(void *data)
     ngx_http_ws_api_main_conf_t  *wmcf;
 
     relay = ctx->relay;
+
+    ngx_http_ws_api_metrics_close(ctx, relay ? &relay->up.frame : NULL,
+                                  relay ? &relay->down.frame : NULL);
 
     if (ctx->conns) {
         /* however the connection ended: counted once, released once */
@@ -695,6 +701,8 @@ ngx_http_ws_api_relay_violation(ngx_http_ws_api_relay_t *relay,
         ctx->close_code = s->frame.error;
     }
 
+    ngx_http_ws_api_metrics_violation(ctx, s->to_backend, s->frame.error);
+
     /* lets the client read its close frame before the connection ends */
 
     r->lingering_close = 1;
@@ -939,6 +947,17 @@ ngx_http_ws_api_relay_watch(ngx_event_t *ev)
         goto again;
     }
 
+    if (ngx_http_ws_api_metrics_due()) {
+        for (q = ngx_queue_head(&ngx_http_ws_api_relays);
+             q != ngx_queue_sentinel(&ngx_http_ws_api_relays);
+             q = ngx_queue_next(q))
+        {
+            relay = ngx_queue_data(q, ngx_http_ws_api_relay_t, queue);
+            ngx_http_ws_api_metrics_flush(relay->ctx, &relay->up.frame,
+                                          &relay->down.frame);
+        }
+    }
+
     cache = ngx_http_ws_api_watch_cache;
 
     rev = cache->sh->rev;
@@ -1107,4 +1126,11 @@ ngx_http_ws_api_relay_timeout(ngx_event_t *ev)
     r->read_event_handler(r);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+ngx_http_ws_api_frame_t *
+ngx_http_ws_api_relay_frame(ngx_http_ws_api_relay_t *relay, ngx_uint_t client)
+{
+    return client ? &relay->up.frame : &relay->down.frame;
 }

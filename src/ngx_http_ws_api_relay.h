@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_frame.h"
 
 
 /* registers the header filter that hooks an upgraded connection */
@@ -28,6 +29,10 @@ void ngx_http_ws_api_relay_cleanup(void *data);
  */
 void ngx_http_ws_api_relay_end(ngx_http_ws_api_relay_t *relay,
     ngx_uint_t code, const char *reason);
+
+/* the parser of what the client sends (client 1) or the backend sends */
+ngx_http_ws_api_frame_t *ngx_http_ws_api_relay_frame(
+    ngx_http_ws_api_relay_t *relay, ngx_uint_t client);
 
 
 #endif /* _NGX_HTTP_WS_API_RELAY_H_INCLUDED_ */
