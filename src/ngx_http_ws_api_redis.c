@@ -163,8 +163,15 @@ ngx_http_ws_api_redis_connect(ngx_http_ws_api_redis_t *rc)
     c->data = rc;
     c->read->handler = ngx_http_ws_api_redis_read_handler;
     c->write->handler = ngx_http_ws_api_redis_write_handler;
-    c->read->cancelable = 1;
     c->write->cancelable = 1;
+
+    /*
+     * the read timer runs while a reply is awaited: on the command
+     * connection it keeps an exiting worker (reload, quit) until the
+     * replies that admin requests wait for have come, or the timeout
+     */
+
+    c->read->cancelable = (rc->channel.len != 0);
 
     rc->connection = c;
 

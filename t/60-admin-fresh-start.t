@@ -16,6 +16,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use POSIX ();
+use IO::Socket::INET;
 use Time::HiRes ();
 use WsApi::Test;
 use WsApi::Admin;
@@ -118,7 +119,7 @@ ok(!$statuses{503}, 'no 503 right after a start');
             push @odd, "$r->{status} $r->{body}" if $r->{status} !~ /^20[01]$/ && @odd < 5;
         }
         open my $fh, '>', $out or die "$out: $!";
-        print $fh join(' ', map { "$_=$count{$_}" } sort keys %count), "\n", @odd;
+        print $fh join(" ", map { "$_=$count{$_}" } sort keys %count), "\n", map { "$_\n" } @odd;
         close $fh;
     };
 
@@ -208,6 +209,21 @@ ok(!$statuses{503}, 'no 503 right after a start');
     $r3->pause;
     $nginx->start;
 
+    # clients that go away while their requests wait: nothing left behind
+    my @gone;
+    for my $n (1 .. 5) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $nginx->port('admin'),
+                                      Proto => 'tcp') or die "connect: $!";
+        my $body = json_encode(sample_api(apiName => "gone$n"));
+        print $s "POST /rest/apigateway/apis HTTP/1.1\r\nHost: x\r\nX-User: admin\r\n"
+               . "Content-Type: application/json\r\nContent-Length: " . length($body)
+               . "\r\n\r\n$body";
+        push @gone, $s;
+    }
+    Time::HiRes::sleep(0.05);
+    close $_ for @gone;
+    my @workers = $nginx->worker_pids;
+
     my $t0 = Time::HiRes::time();
     my $r = $A->post('apis', json => sample_api(apiName => 'd1'),
                      timeout => timeout_scale(20));
@@ -229,6 +245,11 @@ ok(!$statuses{503}, 'no 503 right after a start');
     });
     ok($ok, 'Redis resumed: creates served again');
     ok($nginx->is_running, 'nginx still running');
+    is(join(',', $nginx->worker_pids), join(',', @workers),
+       'the worker that had waiting requests of clients gone is the same');
+    unlike($nginx->error_log, qr/exited on signal|\[alert\]/, 'no crash, no alert');
+    is($r3->cmd('EXISTS', 'wsapi:name:gone1:1.0'), 0,
+       'a create whose wait timed out was not carried out later');
     $nginx->stop;
 }
 
