@@ -101,6 +101,7 @@ struct ngx_http_ws_api_admin_s {
     json_t                          *asyncapi_paths;
 
     ngx_http_ws_api_store_waiter_t   waiter;      /* for Redis at start */
+    ngx_msec_t                       started;
 
     unsigned                         superuser:1;
     unsigned                         waited:1;
@@ -124,6 +125,7 @@ static void ngx_http_ws_api_admin_cleanup(void *data);
 static ngx_int_t ngx_http_ws_api_admin_health(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_health_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
+static void ngx_http_ws_api_admin_health_again(ngx_event_t *ev);
 static ngx_int_t ngx_http_ws_api_admin_me(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_list_apis(
     ngx_http_ws_api_admin_t *ctx);
@@ -329,6 +331,7 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->started = ngx_current_msec;
     ctx->wmcf = wmcf;
     ctx->store = wmcf->store;
     ctx->route = route;
@@ -924,6 +927,31 @@ ngx_http_ws_api_admin_health_step(ngx_http_ws_api_admin_t *ctx,
 
     ngx_http_ws_api_cache_unlock(cache);
 
+    /*
+     * a fresh nginx loads its definitions in its first milliseconds, as
+     * soon as Redis answers: within the timeout, ask again a little later
+     */
+
+    if (up && !loaded
+        && ngx_current_msec - ctx->started < ctx->wmcf->redis->timeout)
+    {
+        ctx->waiter.event.handler = ngx_http_ws_api_admin_health_again;
+        ctx->waiter.event.data = ctx;
+        ctx->waiter.event.log = ctx->request->connection->log;
+
+        ngx_add_timer(&ctx->waiter.event, 10);
+
+        return NGX_DONE;
+    }
+
+    if (loaded && ctx->waiter.event.handler
+                  == ngx_http_ws_api_admin_health_again)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ws_api admin: waited %M ms for the definitions",
+                      ngx_current_msec - ctx->started);
+    }
+
     doc = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}",
                     "status", (up && loaded) ? "ok" : "unavailable",
                     "redis", up ? "up" : "down",
@@ -955,6 +983,32 @@ ngx_http_ws_api_admin_health_step(ngx_http_ws_api_admin_t *ctx,
                                               ? NGX_HTTP_OK
                                               : NGX_HTTP_SERVICE_UNAVAILABLE,
                                          doc);
+}
+
+
+static void
+ngx_http_ws_api_admin_health_again(ngx_event_t *ev)
+{
+    ngx_http_ws_api_admin_t *ctx = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ev->timedout = 0;
+
+    rc = ngx_http_ws_api_admin_finish(ctx,
+                                      ngx_http_ws_api_admin_health(ctx));
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }
 
 

@@ -44,9 +44,11 @@ sub slurp_file {
 # (a) nginx starts while a client already knocks on the admin port
 
 my $runs = 50;
-my (%statuses, @waits, $bad);
+my (%statuses, %health, @waits, @loads, $bad);
 
-for my $i (1 .. $runs) {
+# 50 creates, then 10 GET /health (which waits the same way)
+for my $i (1 .. $runs + 10) {
+    my $health = $i > $runs;
     my $nginx = WsApi::Test::Nginx->new(main => 'worker_processes 2;',
                                         http => admin_http());
     my $port = $nginx->port('admin');
@@ -56,10 +58,13 @@ for my $i (1 .. $runs) {
         my $deadline = Time::HiRes::time() + timeout_scale(30);
         my $r;
         while (Time::HiRes::time() < $deadline) {
-            $r = http_request(POST => "http://127.0.0.1:$port/rest/apigateway/apis",
-                              headers => { 'X-User' => 'admin' },
-                              json => sample_api(apiName => "fresh$i"),
-                              timeout => timeout_scale(10));
+            $r = $health
+                ? http_request(GET => "http://127.0.0.1:$port/rest/apigateway/health",
+                               timeout => timeout_scale(10))
+                : http_request(POST => "http://127.0.0.1:$port/rest/apigateway/apis",
+                               headers => { 'X-User' => 'admin' },
+                               json => sample_api(apiName => "fresh$i"),
+                               timeout => timeout_scale(10));
             last if $r->{status} != 599;        # not listening yet
             Time::HiRes::sleep(0.001);
         }
@@ -74,23 +79,29 @@ for my $i (1 .. $runs) {
     my $res = slurp_file($out);
     my ($status) = $res =~ /^(\d+)/;
     $status //= 'none';
-    $statuses{$status}++;
-    if ($status ne '201' && !$bad++) {
+    ($health ? \%health : \%statuses)->{$status}++;
+    if ($status ne ($health ? '200' : '201') && !$bad++) {
         diag("start $i: $res");
     }
 
     push @waits, $nginx->error_log =~ /waited (\d+) ms for Redis/g;
+    push @loads, $nginx->error_log =~ /waited (\d+) ms for the definitions/g;
     $nginx->stop;
 }
 
 is($statuses{201} // 0, $runs, "$runs fresh starts: every create sent at start answered 201")
     or diag(explain \%statuses);
 ok(!$statuses{503}, 'no 503 right after a start');
+is($health{200} // 0, 10, '10 fresh starts: GET /health sent at start answered 200')
+    or diag(explain \%health);
 
 {
     my @s = sort { $a <=> $b } @waits;
-    note(sprintf "fresh starts: %d of %d creates waited for Redis; waits (ms): %s",
-                 scalar @s, $runs, @s ? "min $s[0], median $s[$#s / 2], max $s[-1]" : 'none');
+    note(sprintf "fresh starts: %d of %d requests waited for Redis; waits (ms): %s",
+                 scalar @s, $runs + 10, @s ? "min $s[0], median $s[$#s / 2], max $s[-1]" : 'none');
+    @s = sort { $a <=> $b } @loads;
+    note(sprintf "fresh starts: %d of 10 GET /health waited for the first load; waits (ms): %s",
+                 scalar @s, @s ? "min $s[0], max $s[-1]" : 'none');
 }
 
 ###############################################################################
