@@ -19,6 +19,7 @@
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_admin.h"
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_def.h"
@@ -99,7 +100,11 @@ struct ngx_http_ws_api_admin_s {
     int                              asyncapi;    /* the body's type */
     json_t                          *asyncapi_paths;
 
+    ngx_http_ws_api_store_waiter_t   waiter;      /* for Redis at start */
+    ngx_msec_t                       started;
+
     unsigned                         superuser:1;
+    unsigned                         waited:1;
 };
 
 
@@ -111,6 +116,7 @@ static ngx_int_t ngx_http_ws_api_admin_auth_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_ws_api_admin_authorized(
     ngx_http_ws_api_admin_t *ctx);
+static void ngx_http_ws_api_admin_woken(ngx_event_t *ev);
 static void ngx_http_ws_api_admin_reply(redisReply *reply, void *data);
 static ngx_int_t ngx_http_ws_api_admin_finish(ngx_http_ws_api_admin_t *ctx,
     ngx_int_t rc);
@@ -119,6 +125,7 @@ static void ngx_http_ws_api_admin_cleanup(void *data);
 static ngx_int_t ngx_http_ws_api_admin_health(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_health_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
+static void ngx_http_ws_api_admin_health_again(ngx_event_t *ev);
 static ngx_int_t ngx_http_ws_api_admin_me(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_list_apis(
     ngx_http_ws_api_admin_t *ctx);
@@ -184,6 +191,8 @@ static ngx_int_t ngx_http_ws_api_admin_delete_named_step(
 
 static ngx_int_t ngx_http_ws_api_admin_wait(ngx_http_ws_api_admin_t *ctx,
     ngx_http_ws_api_redis_cmd_t *cmd, ngx_http_ws_api_admin_step_pt step);
+static void ngx_http_ws_api_admin_audited(ngx_http_ws_api_admin_t *ctx,
+    redisReply *reply);
 static ngx_int_t ngx_http_ws_api_admin_fail(ngx_http_ws_api_admin_t *ctx,
     ngx_uint_t status, const char *field, const char *fmt, ...);
 static ngx_int_t ngx_http_ws_api_admin_redis_error(
@@ -211,6 +220,7 @@ static ngx_int_t ngx_http_ws_api_admin_etag(ngx_http_ws_api_admin_t *ctx,
     json_t *def);
 static ngx_int_t ngx_http_ws_api_admin_header(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
+static void ngx_http_ws_api_admin_quotes(u_char *p, size_t len);
 static void ngx_http_ws_api_admin_now(char *buf);
 static void ngx_http_ws_api_admin_uuid(char *buf);
 static int ngx_http_ws_api_admin_compare(const void *one, const void *two);
@@ -321,6 +331,7 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
+    ctx->started = ngx_current_msec;
     ctx->wmcf = wmcf;
     ctx->store = wmcf->store;
     ctx->route = route;
@@ -615,15 +626,39 @@ ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_ws_api_admin_start(ngx_http_ws_api_admin_t *ctx)
 {
+    ngx_uint_t  local;
+
     /*
      * an identity that cannot be a user's name (a long certificate DN,
      * say) has no user in Redis: no privileges, no teams
      */
 
-    if (ctx->route->public || ctx->superuser
-        || !ngx_http_ws_api_user_name_valid(ctx->identity.data,
-                                            ctx->identity.len))
+    local = ctx->route->public || ctx->superuser
+            || !ngx_http_ws_api_user_name_valid(ctx->identity.data,
+                                                ctx->identity.len);
+
+    /*
+     * a worker that is still making its connection to Redis (the first,
+     * or again after losing it) has the request wait for it; a request
+     * that needs no Redis at all (GET /me of a caller read from nothing)
+     * goes on
+     */
+
+    if (!ctx->waited
+        && !(local && ctx->op->start == ngx_http_ws_api_admin_me))
     {
+        ctx->waiter.event.handler = ngx_http_ws_api_admin_woken;
+        ctx->waiter.event.data = ctx;
+        ctx->waiter.event.log = ctx->request->connection->log;
+
+        if (ngx_http_ws_api_store_wait(ctx->store, &ctx->waiter)
+            == NGX_AGAIN)
+        {
+            return NGX_DONE;
+        }
+    }
+
+    if (local) {
         return ngx_http_ws_api_admin_authorized(ctx);
     }
 
@@ -708,6 +743,45 @@ ngx_http_ws_api_admin_authorized(ngx_http_ws_api_admin_t *ctx)
 }
 
 
+/*
+ * The connection to Redis is ready, or its attempt failed, or the wait
+ * timed out: the request starts again, and then finds Redis or answers
+ * 503 as it would have without a wait.
+ */
+
+static void
+ngx_http_ws_api_admin_woken(ngx_event_t *ev)
+{
+    ngx_http_ws_api_admin_t *ctx = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_ws_api_store_unwait(&ctx->waiter);
+
+    ev->timedout = 0;
+    ctx->waited = 1;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "ws_api admin: waited %M ms for Redis%s",
+                  ngx_current_msec - ctx->waiter.start,
+                  ctx->store->cmd.ready ? "" : ", which is unavailable");
+
+    rc = ngx_http_ws_api_admin_finish(ctx, ngx_http_ws_api_admin_start(ctx));
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
 /* the Redis reply of whatever command the request waits for */
 
 static void
@@ -781,6 +855,10 @@ ngx_http_ws_api_admin_cleanup(void *data)
 {
     ngx_http_ws_api_admin_t *ctx = data;
 
+    /* a client gone while the request waits for Redis */
+
+    ngx_http_ws_api_store_unwait(&ctx->waiter);
+
     if (ctx->cmd) {
         ngx_http_ws_api_redis_cancel(ctx->cmd);
         ctx->cmd = NULL;
@@ -849,6 +927,31 @@ ngx_http_ws_api_admin_health_step(ngx_http_ws_api_admin_t *ctx,
 
     ngx_http_ws_api_cache_unlock(cache);
 
+    /*
+     * a fresh nginx loads its definitions in its first milliseconds, as
+     * soon as Redis answers: within the timeout, ask again a little later
+     */
+
+    if (up && !loaded
+        && ngx_current_msec - ctx->started < ctx->wmcf->redis->timeout)
+    {
+        ctx->waiter.event.handler = ngx_http_ws_api_admin_health_again;
+        ctx->waiter.event.data = ctx;
+        ctx->waiter.event.log = ctx->request->connection->log;
+
+        ngx_add_timer(&ctx->waiter.event, 10);
+
+        return NGX_DONE;
+    }
+
+    if (loaded && ctx->waiter.event.handler
+                  == ngx_http_ws_api_admin_health_again)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ws_api admin: waited %M ms for the definitions",
+                      ngx_current_msec - ctx->started);
+    }
+
     doc = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}",
                     "status", (up && loaded) ? "ok" : "unavailable",
                     "redis", up ? "up" : "down",
@@ -880,6 +983,32 @@ ngx_http_ws_api_admin_health_step(ngx_http_ws_api_admin_t *ctx,
                                               ? NGX_HTTP_OK
                                               : NGX_HTTP_SERVICE_UNAVAILABLE,
                                          doc);
+}
+
+
+static void
+ngx_http_ws_api_admin_health_again(ngx_event_t *ev)
+{
+    ngx_http_ws_api_admin_t *ctx = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ev->timedout = 0;
+
+    rc = ngx_http_ws_api_admin_finish(ctx,
+                                      ngx_http_ws_api_admin_health(ctx));
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -1522,6 +1651,7 @@ ngx_http_ws_api_admin_write_step(ngx_http_ws_api_admin_t *ctx,
     status = reply->element[0];
 
     if (ngx_strcmp(status->str, "ok") == 0) {
+        ngx_http_ws_api_admin_audited(ctx, reply);
         return ctx->done(ctx);
     }
 
@@ -1935,6 +2065,8 @@ ngx_http_ws_api_admin_put_named_step(ngx_http_ws_api_admin_t *ctx,
         return ngx_http_ws_api_admin_redis_error(ctx, reply);
     }
 
+    ngx_http_ws_api_admin_audited(ctx, reply);
+
     out = json_pack("{s:s%}", "name", ctx->arg.data, ctx->arg.len);
     if (out == NULL || json_object_update(out, ctx->next) != 0) {
         json_decref(out);
@@ -1987,6 +2119,7 @@ ngx_http_ws_api_admin_delete_named_step(ngx_http_ws_api_admin_t *ctx,
     status = reply->element[0]->str;
 
     if (ngx_strcmp(status, "ok") == 0) {
+        ngx_http_ws_api_admin_audited(ctx, reply);
         return ngx_http_ws_api_admin_no_content(ctx);
     }
 
@@ -2008,6 +2141,142 @@ ngx_http_ws_api_admin_delete_named_step(ngx_http_ws_api_admin_t *ctx,
     }
 
     return ngx_http_ws_api_admin_redis_error(ctx, reply);
+}
+
+
+/* the audit and X-Request-Id */
+
+ngx_int_t
+ngx_http_ws_api_admin_init(ngx_conf_t *cf)
+{
+    ngx_str_t                     name = ngx_string("request_id");
+    ngx_http_ws_api_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_ws_api_module);
+
+    wmcf->request_id = ngx_http_get_variable_index(cf, &name);
+
+    if (wmcf->request_id == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ws_api_admin_request_id(ngx_http_request_t *r)
+{
+    ngx_table_elt_t              *h;
+    ngx_http_variable_value_t    *v;
+    ngx_http_ws_api_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_api_module);
+
+    v = ngx_http_get_indexed_variable(r, wmcf->request_id);
+
+    if (v == NULL || v->not_found || v->len == 0) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value.data = v->data;
+    h->value.len = v->len;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_ws_api_admin_audit(ngx_http_request_t *r, ngx_str_t *identity,
+    const char *op, const char *kind, ngx_str_t *id, uint64_t rev)
+{
+    u_char  who[256], what[256];
+    size_t  nwho, nwhat;
+
+    /* whatever the identity (a certificate's DN), one line, quotes kept */
+
+    nwho = ngx_min(identity->len, sizeof(who));
+    nwhat = ngx_min(id->len, sizeof(what));
+
+    ngx_memcpy(who, identity->data, nwho);
+    ngx_memcpy(what, id->data, nwhat);
+
+    ngx_http_ws_api_json_sanitize(who, nwho);
+    ngx_http_ws_api_json_sanitize(what, nwhat);
+
+    ngx_http_ws_api_admin_quotes(who, nwho);
+    ngx_http_ws_api_admin_quotes(what, nwhat);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "ws_api admin: \"%*s\" %s %s \"%*s\" rev %uL",
+                  nwho, who, op, kind, nwhat, what, rev);
+}
+
+
+/* the audit line of this request's write, which Redis answered "ok" */
+
+static void
+ngx_http_ws_api_admin_audited(ngx_http_ws_api_admin_t *ctx,
+    redisReply *reply)
+{
+    json_t                  *def;
+    uint64_t                 rev;
+    ngx_str_t                id;
+    const char              *op, *kind;
+    ngx_http_ws_api_admin_pt start;
+
+    rev = 0;
+
+    if (reply->elements > 1) {
+        (void) ngx_http_ws_api_store_reply_uint(reply->element[1], &rev);
+    }
+
+    start = ctx->op->start;
+
+    op = (start == ngx_http_ws_api_admin_create_api)
+         ? (ctx->asyncapi ? "import" : "create")
+         : (start == ngx_http_ws_api_admin_replace_api) ? "replace"
+         : (start == ngx_http_ws_api_admin_activate) ? "activate"
+         : (start == ngx_http_ws_api_admin_deactivate) ? "deactivate"
+         : (start == ngx_http_ws_api_admin_new_version) ? "version"
+         : (start == ngx_http_ws_api_admin_put_named) ? "put"
+         : "delete";
+
+    switch (ctx->route->collection.data[0]) {
+
+    case 'u':
+        kind = "user";
+        id = ctx->arg;
+        break;
+
+    case 't':
+        kind = "team";
+        id = ctx->arg;
+        break;
+
+    default:
+        kind = "api";
+
+        def = ctx->next ? ctx->next : ctx->current;
+        def = json_object_get(def, "id");
+
+        id.data = (u_char *) json_string_value(def);
+        id.len = json_string_length(def);
+
+        if (id.data == NULL) {
+            id = ctx->arg;
+        }
+    }
+
+    ngx_http_ws_api_admin_audit(ctx->request, &ctx->identity, op, kind, &id,
+                                rev);
 }
 
 
@@ -2444,6 +2713,21 @@ ngx_http_ws_api_admin_header(ngx_http_request_t *r, const char *key,
     }
 
     return NGX_OK;
+}
+
+
+/* a quote or a backslash in a quoted word of a log line: "?" */
+
+static void
+ngx_http_ws_api_admin_quotes(u_char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] == '"' || p[i] == '\\') {
+            p[i] = '?';
+        }
+    }
 }
 
 

@@ -9,11 +9,13 @@
  * header filter that gives the errors nginx itself produces in an admin
  * location (401 of auth_basic, 413 of a body too large, 500...) or in a
  * gateway location (502 and 504 when the backend fails) the same JSON
- * form.  A backend's own answers are left as they are.
+ * form.  A backend's own answers are left as they are.  Every answer of an
+ * admin location, its own or nginx's, carries X-Request-Id.
  */
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_admin.h"
 #include "ngx_http_ws_api_frame.h"
 #include <jansson.h>
 
@@ -212,11 +214,19 @@ ngx_http_ws_api_json_header_filter(ngx_http_request_t *r)
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_ws_api_loc_conf_t  *wlcf;
 
-    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST || r != r->main) {
+    if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_api_module);
+
+    if (wlcf->admin && ngx_http_ws_api_admin_request_id(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
+    }
 
     /*
      * an admin location; or a gateway location, unless the answer is the

@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_admin.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_relay.h"
@@ -765,7 +766,9 @@ ngx_http_ws_api_init(ngx_conf_t *cf)
 
     *h = ngx_http_ws_api_gateway_handler;
 
-    if (ngx_http_ws_api_json_filter_init(cf) != NGX_OK) {
+    if (ngx_http_ws_api_json_filter_init(cf) != NGX_OK
+        || ngx_http_ws_api_admin_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -42,6 +42,7 @@ typedef struct {
     char                       *used;        /* the first ws_api_* directive
                                                 seen, for error messages */
     ngx_http_ws_api_store_t    *store;       /* this worker's, at run time */
+    ngx_int_t                   request_id;  /* the index of $request_id */
 } ngx_http_ws_api_main_conf_t;
 
 

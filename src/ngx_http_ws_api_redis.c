@@ -163,8 +163,15 @@ ngx_http_ws_api_redis_connect(ngx_http_ws_api_redis_t *rc)
     c->data = rc;
     c->read->handler = ngx_http_ws_api_redis_read_handler;
     c->write->handler = ngx_http_ws_api_redis_write_handler;
-    c->read->cancelable = 1;
     c->write->cancelable = 1;
+
+    /*
+     * the read timer runs while a reply is awaited: on the command
+     * connection it keeps an exiting worker (reload, quit) until the
+     * replies that admin requests wait for have come, or the timeout
+     */
+
+    c->read->cancelable = (rc->channel.len != 0);
 
     rc->connection = c;
 
@@ -394,6 +401,7 @@ ngx_http_ws_api_redis_handshake_handler(redisReply *reply, void *data)
     rc->failures = 0;
     rc->backoff = NGX_HTTP_WS_API_REDIS_BACKOFF_MIN;
     rc->ready = 1;
+    rc->unreachable = 0;
 
     if (rc->on_ready) {
         rc->on_ready(rc, reply);
@@ -954,7 +962,7 @@ ngx_http_ws_api_redis_queue(ngx_http_ws_api_redis_t *rc,
 static void
 ngx_http_ws_api_redis_fail(ngx_http_ws_api_redis_t *rc, const char *why)
 {
-    ngx_uint_t  level;
+    ngx_uint_t  level, down;
 
     if (why) {
         level = rc->failures ? NGX_LOG_INFO : NGX_LOG_ERR;
@@ -965,16 +973,30 @@ ngx_http_ws_api_redis_fail(ngx_http_ws_api_redis_t *rc, const char *why)
 
     rc->failures++;
 
+    /*
+     * a connection lost once ready is tried again at once: whoever waits
+     * for it may wait; a connect attempt that failed is news to tell
+     */
+
+    down = !rc->ready;
+
     ngx_http_ws_api_redis_close(rc);
 
     if (rc->stopped || ngx_exiting || ngx_terminate || ngx_quit) {
-        return;
-    }
+        down = 1;
 
-    if (!rc->reconnect.timer_set) {
+    } else if (!rc->reconnect.timer_set) {
         ngx_add_timer(&rc->reconnect, rc->backoff);
         rc->backoff = ngx_min(rc->backoff * 2,
                               NGX_HTTP_WS_API_REDIS_BACKOFF_MAX);
+    }
+
+    if (down) {
+        rc->unreachable = 1;
+
+        if (rc->on_down) {
+            rc->on_down(rc, NULL);
+        }
     }
 }
 

@@ -49,6 +49,8 @@ struct ngx_http_ws_api_redis_s {
 
     ngx_http_ws_api_redis_event_pt    on_ready;
     ngx_http_ws_api_redis_event_pt    on_message;
+    ngx_http_ws_api_redis_event_pt    on_down;   /* a connect attempt
+                                                    failed (reply NULL) */
     void                             *data;
 
     ngx_uint_t                        failures;  /* connects in a row */
@@ -69,6 +71,9 @@ struct ngx_http_ws_api_redis_s {
     unsigned                          stopped:1;
     unsigned                          clock_known:1;
     unsigned                          time_pending:1;
+    unsigned                          unreachable:1; /* the last connect
+                                                        attempt failed, or
+                                                        none will come */
 };
 
 

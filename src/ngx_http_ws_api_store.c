@@ -230,6 +230,10 @@ static void ngx_http_ws_api_store_ready(ngx_http_ws_api_redis_t *rc,
     redisReply *reply);
 static void ngx_http_ws_api_store_message(ngx_http_ws_api_redis_t *rc,
     redisReply *reply);
+static void ngx_http_ws_api_store_down(ngx_http_ws_api_redis_t *rc,
+    redisReply *reply);
+static void ngx_http_ws_api_store_wake(ngx_http_ws_api_store_t *store,
+    ngx_uint_t post);
 static void ngx_http_ws_api_store_timer_handler(ngx_event_t *ev);
 static void ngx_http_ws_api_store_check(ngx_http_ws_api_store_t *store,
     ngx_uint_t force);
@@ -274,7 +278,10 @@ ngx_http_ws_api_store_start(ngx_cycle_t *cycle,
     }
 
     store->cmd.on_ready = ngx_http_ws_api_store_ready;
+    store->cmd.on_down = ngx_http_ws_api_store_down;
     store->cmd.data = store;
+
+    ngx_queue_init(&store->waiters);
 
     /* events are small: a long one is not an event */
 
@@ -317,6 +324,91 @@ ngx_http_ws_api_store_stop(ngx_http_ws_api_store_t *store)
 
     ngx_http_ws_api_redis_stop(&store->sub);
     ngx_http_ws_api_redis_stop(&store->cmd);
+
+    /* the worker exits: nothing of a request may point here any more */
+
+    ngx_http_ws_api_store_wake(store, 0);
+}
+
+
+ngx_int_t
+ngx_http_ws_api_store_wait(ngx_http_ws_api_store_t *store,
+    ngx_http_ws_api_store_waiter_t *w)
+{
+    ngx_http_ws_api_redis_t  *rc;
+
+    rc = &store->cmd;
+
+    if (rc->ready || rc->unreachable || rc->stopped || ngx_exiting
+        || ngx_terminate || ngx_quit
+        || (rc->connection == NULL && !rc->reconnect.timer_set))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (!w->queued) {
+        ngx_queue_insert_tail(&store->waiters, &w->queue);
+        w->queued = 1;
+        w->start = ngx_current_msec;
+
+        /* not cancelable: an exiting worker answers it first */
+
+        ngx_add_timer(&w->event, store->wmcf->redis->timeout);
+    }
+
+    return NGX_AGAIN;
+}
+
+
+void
+ngx_http_ws_api_store_unwait(ngx_http_ws_api_store_waiter_t *w)
+{
+    if (w->queued) {
+        ngx_queue_remove(&w->queue);
+        w->queued = 0;
+    }
+
+    if (w->event.timer_set) {
+        ngx_del_timer(&w->event);
+    }
+
+    if (w->event.posted) {
+        ngx_delete_posted_event(&w->event);
+    }
+}
+
+
+/*
+ * Every waiter leaves the queue; its event is posted (it looks at the
+ * connection itself), or, when the worker exits, only forgotten.
+ */
+
+static void
+ngx_http_ws_api_store_wake(ngx_http_ws_api_store_t *store, ngx_uint_t post)
+{
+    ngx_queue_t                     *q;
+    ngx_http_ws_api_store_waiter_t  *w;
+
+    while (!ngx_queue_empty(&store->waiters)) {
+        q = ngx_queue_head(&store->waiters);
+
+        w = ngx_queue_data(q, ngx_http_ws_api_store_waiter_t, queue);
+
+        ngx_http_ws_api_store_unwait(w);
+
+        if (post) {
+            ngx_post_event(&w->event, &ngx_posted_events);
+        }
+    }
+}
+
+
+static void
+ngx_http_ws_api_store_down(ngx_http_ws_api_redis_t *rc, redisReply *reply)
+{
+    ngx_http_ws_api_store_t  *store = rc->data;
+
+    ngx_http_ws_api_store_wake(store, 1);
 }
 
 
@@ -459,6 +551,7 @@ ngx_http_ws_api_store_ready(ngx_http_ws_api_redis_t *rc, redisReply *reply)
     store->eager = 1;
 
     if (rc == &store->cmd) {
+        ngx_http_ws_api_store_wake(store, 1);
         ngx_http_ws_api_store_check(store, 1);
 
     } else {

@@ -51,6 +51,22 @@ typedef struct {
 } ngx_http_ws_api_event_t;
 
 
+/*
+ * A request that needs Redis while this worker's command connection is
+ * still being made waits for it: its event is posted once the connection
+ * is ready or its attempt failed, or fires on its own timer (the timeout
+ * of ws_api_redis).  The waiter's owner sets event.handler, event.data and
+ * event.log; ngx_http_ws_api_store_unwait() is safe in any state.
+ */
+
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_event_t                    event;
+    ngx_msec_t                     start;
+    unsigned                       queued:1;
+} ngx_http_ws_api_store_waiter_t;
+
+
 struct ngx_http_ws_api_store_s {
     ngx_http_ws_api_main_conf_t   *wmcf;
     ngx_http_ws_api_cache_t       *cache;
@@ -59,6 +75,8 @@ struct ngx_http_ws_api_store_s {
     ngx_event_t                    timer;      /* looks at "rev" */
     ngx_uint_t                     ticks;
     ngx_log_t                      log;
+
+    ngx_queue_t                    waiters;    /* for "cmd" to be ready */
 
     ngx_http_ws_api_event_t        events[NGX_HTTP_WS_API_EVENTS];
     ngx_uint_t                     first;      /* of the ring */
@@ -85,6 +103,14 @@ struct ngx_http_ws_api_store_s {
 ngx_http_ws_api_store_t *ngx_http_ws_api_store_start(ngx_cycle_t *cycle,
     ngx_http_ws_api_main_conf_t *wmcf);
 void ngx_http_ws_api_store_stop(ngx_http_ws_api_store_t *store);
+
+/*
+ * NGX_AGAIN: the waiter waits for the command connection; NGX_DECLINED:
+ * no need (ready) or no use (the last attempt failed, none will come).
+ */
+ngx_int_t ngx_http_ws_api_store_wait(ngx_http_ws_api_store_t *store,
+    ngx_http_ws_api_store_waiter_t *w);
+void ngx_http_ws_api_store_unwait(ngx_http_ws_api_store_waiter_t *w);
 
 /*
  * Runs a script with ARGV = the key prefix, a deadline (for a write), then
