@@ -66,6 +66,8 @@ typedef struct {
                                                 the API's policies, NULL:
                                                 none */
     ngx_http_ws_api_conns_t    *conns;       /* counted for maxConnections */
+    ngx_str_t                   app_id;      /* $ws_api_application_id */
+    ngx_str_t                   app_name;    /* $ws_api_application */
 } ngx_http_ws_api_ctx_t;
 
 
