@@ -228,6 +228,12 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     "    return {'in_use', 'user ' .. n} "
     "  end "
     "end "
+    "for _, id in ipairs(redis.call('SMEMBERS', p .. 'apps')) do "
+    "  local d = has(redis.call('GET', p .. 'app:' .. id) or '{}') "
+    "  if d then "
+    "    return {'in_use', 'application ' .. tostring(d.name)} "
+    "  end "
+    "end "
     "redis.call('DEL', key) "
     "redis.call('SREM', p .. 'teams', ARGV[3]) "
     NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[3]", "delete")
