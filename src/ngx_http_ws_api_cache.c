@@ -744,6 +744,7 @@ ngx_http_ws_api_cache_policy(ngx_http_ws_api_entry_t *e, json_t *policies,
             len = json_dumpb(o, NULL, 0, JSON_COMPACT);
             pol->jwt_conf.data = p;
             pol->jwt_conf.len = json_dumpb(o, (char *) p, len, JSON_COMPACT);
+            pol->jwt_crc = ngx_crc32_long(p, pol->jwt_conf.len);
             p += len;
         }
     }

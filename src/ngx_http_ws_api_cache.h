@@ -36,6 +36,7 @@ typedef struct {
     unsigned                       jwt_first:1; /*   jwt listed first */
     unsigned                       anonymous:1; /*   allowAnonymous */
     ngx_str_t                      jwt_conf;   /* the "jwt" member, JSON */
+    uint32_t                       jwt_crc;    /*   and its CRC32 */
 } ngx_http_ws_api_policy_t;
 
 

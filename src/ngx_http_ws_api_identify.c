@@ -54,7 +54,7 @@ static ngx_int_t ngx_http_ws_api_identify_app(ngx_http_request_t *r,
     ngx_http_ws_api_app_t *app, ngx_str_t *api_id,
     ngx_http_ws_api_ident_t *ident);
 static ngx_http_ws_api_jwt_t *ngx_http_ws_api_identify_keyset(
-    ngx_str_t *conf, ngx_log_t *log);
+    ngx_str_t *conf, uint32_t crc, ngx_log_t *log);
 
 
 static ngx_http_ws_api_keyset_t
@@ -276,7 +276,7 @@ ngx_http_ws_api_identify_jwt(ngx_http_request_t *r,
 
     ident->bearer = 1;
 
-    jwt = ngx_http_ws_api_identify_keyset(&pol->jwt_conf,
+    jwt = ngx_http_ws_api_identify_keyset(&pol->jwt_conf, pol->jwt_crc,
                                           r->connection->log);
     if (jwt == NULL) {
         return NGX_ERROR;
@@ -343,16 +343,15 @@ ngx_http_ws_api_identify_app(ngx_http_request_t *r,
  */
 
 static ngx_http_ws_api_jwt_t *
-ngx_http_ws_api_identify_keyset(ngx_str_t *conf, ngx_log_t *log)
+ngx_http_ws_api_identify_keyset(ngx_str_t *conf, uint32_t crc, ngx_log_t *log)
 {
     char                       err[160], field[64];
     json_t                    *json;
-    uint32_t                   crc;
     ngx_uint_t                 i, victim;
     json_error_t               jerr;
     ngx_http_ws_api_keyset_t  *ks;
 
-    crc = ngx_crc32_short(conf->data, conf->len);
+    /* the CRC was computed when the definition was loaded into the zone */
 
     victim = 0;
 
