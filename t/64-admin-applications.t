@@ -188,6 +188,13 @@ is(as('carol')->put("applications/$cid", json => { name => 'carol-app', teams =>
 is(as('dave')->get("applications/$cid")->{status}, 200, 'which dave sees now');
 is(scalar @{ $A->get('applications')->{json}{applications} }, 3, 'a superuser sees all');
 
+$A->put('teams/spare');
+$r = $A->post('applications', json => { name => 'spare-app', teams => [ 'spare' ] });
+is($r->{status}, 201, 'an application of team spare');
+error_is($A->del('teams/spare'), 409, undef, 'a team an application has cannot be deleted: 409');
+is($A->del("applications/$r->{json}{id}")->{status}, 204, 'the application deleted');
+is($A->del('teams/spare')->{status}, 204, 'then the team can be');
+
 $r = $A->get('me');
 ok(grep({ $_ eq 'manage_applications' } @{ $r->{json}{privileges} }), 'a superuser holds manage_applications');
 
