@@ -765,7 +765,7 @@ static ngx_int_t
 ngx_http_ws_api_app_write_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
-    char        f[32];
+    char         f[32];
     redisReply  *status;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0

@@ -488,3 +488,22 @@ ngx_http_ws_api_identify_reject(ngx_http_request_t *r, ngx_int_t why,
 
     return rc;
 }
+
+
+void
+ngx_http_ws_api_identify_exit(void)
+{
+    ngx_uint_t                 i;
+    ngx_http_ws_api_keyset_t  *ks;
+
+    for (i = 0; i < NGX_HTTP_WS_API_IDENTIFY_KEYSETS; i++) {
+        ks = &ngx_http_ws_api_keysets[i];
+
+        if (ks->jwt) {
+            ngx_http_ws_api_jwt_free(ks->jwt);
+            ngx_free(ks->text);
+        }
+
+        ngx_memzero(ks, sizeof(ngx_http_ws_api_keyset_t));
+    }
+}

@@ -48,6 +48,9 @@ ngx_int_t ngx_http_ws_api_identify(ngx_http_request_t *r,
     ngx_http_ws_api_policy_t *pol, ngx_http_ws_api_cache_t *cache,
     ngx_str_t *api_id, ngx_http_ws_api_ident_t *ident);
 
+/* the worker exits: its compiled JWT key sets go */
+void ngx_http_ws_api_identify_exit(void);
+
 /* sends the 401 (with WWW-Authenticate) or 403 of a refusal */
 ngx_int_t ngx_http_ws_api_identify_reject(ngx_http_request_t *r,
     ngx_int_t why, ngx_http_ws_api_policy_t *pol,

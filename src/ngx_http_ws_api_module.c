@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_ws_api_module.h"
+#include "ngx_http_ws_api_identify.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_relay.h"
@@ -805,4 +806,6 @@ ngx_http_ws_api_exit_process(ngx_cycle_t *cycle)
         ngx_http_ws_api_store_stop(wmcf->store);
         wmcf->store = NULL;
     }
+
+    ngx_http_ws_api_identify_exit();
 }
