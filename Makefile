@@ -30,9 +30,9 @@ FRAME_SRC   := src/ngx_http_ws_api_frame.c
 PARAM_SRC   := src/ngx_http_ws_api_param.c
 SCHEMA_SRC  := src/ngx_http_ws_api_schema.c src/ngx_http_ws_api_regex.c \
                $(PARAM_SRC)
-DEF_SRC     := src/ngx_http_ws_api_def.c src/ngx_http_ws_api_policy.c \
-               $(SCHEMA_SRC)
 JWT_SRC     := src/ngx_http_ws_api_jwt.c
+DEF_SRC     := src/ngx_http_ws_api_def.c src/ngx_http_ws_api_policy.c \
+               $(SCHEMA_SRC) $(JWT_SRC)
 UNIT_SRC    := $(wildcard t/unit/test_*.c)
 UNIT_BIN    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 UNIT_CFLAGS := -g -O1 -Wall -Wextra -Werror -Isrc

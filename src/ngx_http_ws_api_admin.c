@@ -24,92 +24,13 @@
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_asyncapi.h"
+#include "ngx_http_ws_api_app.h"
 
 #include <sys/random.h>
 
 
-#define NGX_HTTP_WS_API_MANAGE         0x01
-#define NGX_HTTP_WS_API_ACTIVATE       0x02
-#define NGX_HTTP_WS_API_USERS          0x04
-#define NGX_HTTP_WS_API_ALL            0x07
-
-#define NGX_HTTP_WS_API_BODY_NONE      0
-#define NGX_HTTP_WS_API_BODY_OPTIONAL  1
-#define NGX_HTTP_WS_API_BODY_REQUIRED  2
-
-/* compare-and-set attempts of a change before a 409 */
-#define NGX_HTTP_WS_API_ATTEMPTS       5
-
-
-typedef struct ngx_http_ws_api_admin_s  ngx_http_ws_api_admin_t;
-
-typedef ngx_int_t (*ngx_http_ws_api_admin_pt)(ngx_http_ws_api_admin_t *ctx);
-typedef ngx_int_t (*ngx_http_ws_api_admin_step_pt)(
-    ngx_http_ws_api_admin_t *ctx, redisReply *reply);
-
-
-typedef struct {
-    ngx_uint_t                       method;
-    ngx_uint_t                       privileges;  /* any of; 0: anyone */
-    ngx_uint_t                       body;
-    ngx_http_ws_api_admin_pt         start;
-} ngx_http_ws_api_op_t;
-
-
-typedef struct {
-    ngx_str_t                        collection;  /* "apis" */
-    ngx_uint_t                       segments;    /* 1, 2 or 3 */
-    ngx_str_t                        action;      /* "activate" */
-    unsigned                         teams:1;     /* only with teams on */
-    unsigned                         public:1;    /* no identity needed */
-    const char                      *allow;
-    ngx_http_ws_api_op_t             ops[4];
-} ngx_http_ws_api_route_t;
-
-
-struct ngx_http_ws_api_admin_s {
-    ngx_http_request_t              *request;
-    ngx_http_ws_api_store_t         *store;
-    ngx_http_ws_api_main_conf_t     *wmcf;
-    const ngx_http_ws_api_route_t   *route;
-    const ngx_http_ws_api_op_t      *op;
-
-    ngx_str_t                        arg;         /* {id} or {name} */
-    ngx_str_t                        identity;
-    ngx_uint_t                       privileges;
-    json_t                          *teams;       /* the caller's */
-
-    ngx_str_t                        text;        /* the request body */
-    json_t                          *body;
-    json_t                          *current;     /* as read from Redis */
-    ngx_str_t                        current_text;
-    json_t                          *next;        /* to be written */
-    char                            *next_text;
-
-    ngx_http_ws_api_admin_pt         decide;      /* current -> next */
-    ngx_http_ws_api_admin_pt         done;        /* answers a success */
-    ngx_uint_t                       attempts;
-
-    ngx_http_ws_api_redis_cmd_t     *cmd;         /* awaited */
-    ngx_http_ws_api_admin_step_pt    step;        /* takes its reply */
-
-    ngx_int_t                        rc;          /* of the answer sent */
-    char                             field[128];
-    char                             message[512];
-
-    int                              asyncapi;    /* the body's type */
-    json_t                          *asyncapi_paths;
-
-    ngx_http_ws_api_store_waiter_t   waiter;      /* for Redis at start */
-    ngx_msec_t                       started;
-
-    unsigned                         superuser:1;
-    unsigned                         waited:1;
-};
-
-
 static const ngx_http_ws_api_route_t *ngx_http_ws_api_admin_route(
-    ngx_http_request_t *r, ngx_str_t *arg);
+    ngx_http_request_t *r, ngx_str_t *arg, ngx_str_t *arg2);
 static void ngx_http_ws_api_admin_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_api_admin_start(ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_auth_step(
@@ -117,7 +38,6 @@ static ngx_int_t ngx_http_ws_api_admin_auth_step(
 static ngx_int_t ngx_http_ws_api_admin_authorized(
     ngx_http_ws_api_admin_t *ctx);
 static void ngx_http_ws_api_admin_woken(ngx_event_t *ev);
-static void ngx_http_ws_api_admin_reply(redisReply *reply, void *data);
 static ngx_int_t ngx_http_ws_api_admin_finish(ngx_http_ws_api_admin_t *ctx,
     ngx_int_t rc);
 static void ngx_http_ws_api_admin_cleanup(void *data);
@@ -189,18 +109,8 @@ static ngx_int_t ngx_http_ws_api_admin_delete_named(
 static ngx_int_t ngx_http_ws_api_admin_delete_named_step(
     ngx_http_ws_api_admin_t *ctx, redisReply *reply);
 
-static ngx_int_t ngx_http_ws_api_admin_wait(ngx_http_ws_api_admin_t *ctx,
-    ngx_http_ws_api_redis_cmd_t *cmd, ngx_http_ws_api_admin_step_pt step);
 static void ngx_http_ws_api_admin_audited(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply);
-static ngx_int_t ngx_http_ws_api_admin_fail(ngx_http_ws_api_admin_t *ctx,
-    ngx_uint_t status, const char *field, const char *fmt, ...);
-static ngx_int_t ngx_http_ws_api_admin_redis_error(
-    ngx_http_ws_api_admin_t *ctx, redisReply *reply);
-static ngx_int_t ngx_http_ws_api_admin_respond(ngx_http_ws_api_admin_t *ctx,
-    ngx_uint_t status, json_t *json);
-static ngx_int_t ngx_http_ws_api_admin_no_content(
-    ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_parse_body(
     ngx_http_ws_api_admin_t *ctx);
 static ngx_int_t ngx_http_ws_api_admin_asyncapi_body(
@@ -210,19 +120,11 @@ static json_t *ngx_http_ws_api_admin_stored(json_t *canonical, const char *id,
     const char *updated);
 static json_t *ngx_http_ws_api_admin_output(ngx_http_ws_api_admin_t *ctx,
     json_t *def, ngx_uint_t summary);
-static ngx_int_t ngx_http_ws_api_admin_visible(ngx_http_ws_api_admin_t *ctx,
-    json_t *def);
-static ngx_int_t ngx_http_ws_api_admin_own_team(ngx_http_ws_api_admin_t *ctx,
-    json_t *teams);
 static ngx_int_t ngx_http_ws_api_admin_if_match(ngx_http_ws_api_admin_t *ctx,
     json_int_t revision);
 static ngx_int_t ngx_http_ws_api_admin_etag(ngx_http_ws_api_admin_t *ctx,
     json_t *def);
-static ngx_int_t ngx_http_ws_api_admin_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
 static void ngx_http_ws_api_admin_quotes(u_char *p, size_t len);
-static void ngx_http_ws_api_admin_now(char *buf);
-static void ngx_http_ws_api_admin_uuid(char *buf);
 static int ngx_http_ws_api_admin_compare(const void *one, const void *two);
 
 
@@ -289,12 +191,15 @@ static ngx_http_ws_api_route_t  ngx_http_ws_api_routes[] = {
         { NGX_HTTP_PUT, NGX_HTTP_WS_API_USERS, NGX_HTTP_WS_API_BODY_OPTIONAL,
           ngx_http_ws_api_admin_put_named },
         { NGX_HTTP_DELETE, NGX_HTTP_WS_API_USERS, NGX_HTTP_WS_API_BODY_NONE,
-          ngx_http_ws_api_admin_delete_named } } }
+          ngx_http_ws_api_admin_delete_named } } },
+
+    NGX_HTTP_WS_API_APP_ROUTES
 };
 
 
 static const char  *ngx_http_ws_api_privileges[] = {
-    "manage_apis", "activate_apis", "manage_users", NULL
+    "manage_apis", "activate_apis", "manage_users", "manage_applications",
+    NULL
 };
 
 
@@ -302,7 +207,7 @@ ngx_int_t
 ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
-    ngx_str_t                        arg, *su, ct;
+    ngx_str_t                        arg, arg2, *su, ct;
     ngx_uint_t                       i, method;
     ngx_pool_cleanup_t              *cln;
     ngx_http_ws_api_admin_t         *ctx;
@@ -316,7 +221,9 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_api_module);
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_ws_api_module);
 
-    route = ngx_http_ws_api_admin_route(r, &arg);
+    ngx_str_null(&arg2);
+
+    route = ngx_http_ws_api_admin_route(r, &arg, &arg2);
 
     if (route == NULL || (route->teams && !wmcf->teams)) {
         return ngx_http_ws_api_send_error(r, NGX_HTTP_NOT_FOUND, NULL,
@@ -336,6 +243,7 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
     ctx->store = wmcf->store;
     ctx->route = route;
     ctx->arg = arg;
+    ctx->arg2 = arg2;
 
     if (!route->public) {
 
@@ -481,10 +389,11 @@ ngx_http_ws_api_admin_handler(ngx_http_request_t *r)
  */
 
 static const ngx_http_ws_api_route_t *
-ngx_http_ws_api_admin_route(ngx_http_request_t *r, ngx_str_t *arg)
+ngx_http_ws_api_admin_route(ngx_http_request_t *r, ngx_str_t *arg,
+    ngx_str_t *arg2)
 {
     u_char                    *p, *end, *s;
-    ngx_str_t                  seg[3];
+    ngx_str_t                  seg[4];
     ngx_uint_t                 n, i;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -506,7 +415,7 @@ ngx_http_ws_api_admin_route(ngx_http_request_t *r, ngx_str_t *arg)
             continue;
         }
 
-        if (n == 3) {
+        if (n == 4) {
             return NULL;
         }
 
@@ -543,7 +452,7 @@ ngx_http_ws_api_admin_route(ngx_http_request_t *r, ngx_str_t *arg)
             continue;
         }
 
-        if (n == 3
+        if (n >= 3
             && (ngx_http_ws_api_routes[i].action.len != seg[2].len
                 || ngx_strncmp(ngx_http_ws_api_routes[i].action.data,
                                seg[2].data, seg[2].len) != 0))
@@ -553,6 +462,10 @@ ngx_http_ws_api_admin_route(ngx_http_request_t *r, ngx_str_t *arg)
 
         if (n > 1) {
             *arg = seg[1];
+        }
+
+        if (n > 3) {
+            *arg2 = seg[3];
         }
 
         return &ngx_http_ws_api_routes[i];
@@ -725,9 +638,13 @@ ngx_http_ws_api_admin_authorized(ngx_http_ws_api_admin_t *ctx)
         return ngx_http_ws_api_admin_fail(ctx, NGX_HTTP_FORBIDDEN, NULL,
                    "%s needs the %s privilege",
                    ctx->op->privileges == NGX_HTTP_WS_API_USERS
-                   ? "managing users and teams" : "this change",
+                   ? "managing users and teams" :
+                   ctx->op->privileges == NGX_HTTP_WS_API_APPS
+                   ? "managing applications" : "this change",
                    ctx->op->privileges == NGX_HTTP_WS_API_USERS
                    ? "manage_users" :
+                   ctx->op->privileges == NGX_HTTP_WS_API_APPS
+                   ? "manage_applications" :
                    ctx->op->privileges == NGX_HTTP_WS_API_ACTIVATE
                    ? "activate_apis (Activate/deactivate APIs)"
                    : "manage_apis (Manage APIs) or activate_apis "
@@ -784,7 +701,7 @@ ngx_http_ws_api_admin_woken(ngx_event_t *ev)
 
 /* the Redis reply of whatever command the request waits for */
 
-static void
+void
 ngx_http_ws_api_admin_reply(redisReply *reply, void *data)
 {
     ngx_http_ws_api_admin_t *ctx = data;
@@ -1065,9 +982,9 @@ static ngx_int_t
 ngx_http_ws_api_admin_list_apis_step(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
-    /* the reply of LOAD: rev, then ids and definitions */
+    /* the reply of LOAD: rev, the applications, then ids and definitions */
 
-    return ngx_http_ws_api_admin_list(ctx, reply, 1, "apis");
+    return ngx_http_ws_api_admin_list(ctx, reply, 2, "apis");
 }
 
 
@@ -2282,7 +2199,7 @@ ngx_http_ws_api_admin_audited(ngx_http_ws_api_admin_t *ctx,
 
 /* helpers */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_wait(ngx_http_ws_api_admin_t *ctx,
     ngx_http_ws_api_redis_cmd_t *cmd, ngx_http_ws_api_admin_step_pt step)
 {
@@ -2298,7 +2215,7 @@ ngx_http_ws_api_admin_wait(ngx_http_ws_api_admin_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_fail(ngx_http_ws_api_admin_t *ctx, ngx_uint_t status,
     const char *field, const char *fmt, ...)
 {
@@ -2322,7 +2239,7 @@ ngx_http_ws_api_admin_fail(ngx_http_ws_api_admin_t *ctx, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_redis_error(ngx_http_ws_api_admin_t *ctx,
     redisReply *reply)
 {
@@ -2345,7 +2262,7 @@ ngx_http_ws_api_admin_redis_error(ngx_http_ws_api_admin_t *ctx,
 
 /* sends json (whose reference it takes) */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_respond(ngx_http_ws_api_admin_t *ctx,
     ngx_uint_t status, json_t *json)
 {
@@ -2361,7 +2278,7 @@ ngx_http_ws_api_admin_respond(ngx_http_ws_api_admin_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_no_content(ngx_http_ws_api_admin_t *ctx)
 {
     ngx_http_request_t  *r;
@@ -2570,7 +2487,7 @@ ngx_http_ws_api_admin_output(ngx_http_ws_api_admin_t *ctx, json_t *def,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_visible(ngx_http_ws_api_admin_t *ctx, json_t *def)
 {
     size_t   i, k;
@@ -2599,7 +2516,7 @@ ngx_http_ws_api_admin_visible(ngx_http_ws_api_admin_t *ctx, json_t *def)
  * their own teams to what they create or change, or would lose it.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_own_team(ngx_http_ws_api_admin_t *ctx, json_t *teams)
 {
     size_t   i, k;
@@ -2692,7 +2609,7 @@ ngx_http_ws_api_admin_etag(ngx_http_ws_api_admin_t *ctx, json_t *def)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ws_api_admin_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {
@@ -2733,7 +2650,7 @@ ngx_http_ws_api_admin_quotes(u_char *p, size_t len)
 
 /* RFC 3339, UTC, milliseconds */
 
-static void
+void
 ngx_http_ws_api_admin_now(char *buf)
 {
     ngx_tm_t     tm;
@@ -2751,7 +2668,7 @@ ngx_http_ws_api_admin_now(char *buf)
 
 /* a random (version 4) UUID */
 
-static void
+void
 ngx_http_ws_api_admin_uuid(char *buf)
 {
     u_char      b[16];

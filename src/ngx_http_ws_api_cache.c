@@ -158,6 +158,11 @@ ngx_http_ws_api_cache_reset(ngx_http_ws_api_cache_t *cache)
         ngx_slab_free_locked(cache->shpool, e);
     }
 
+    if (cache->sh->apps) {
+        ngx_slab_free_locked(cache->shpool, cache->sh->apps);
+        cache->sh->apps = NULL;
+    }
+
     cache->sh->source = cache->source;
     cache->sh->loaded = 0;
     cache->sh->rev = 0;
@@ -630,6 +635,12 @@ ngx_http_ws_api_cache_policy_size(json_t *policies)
         size += json_string_length(o);
     }
 
+    o = json_object_get(json_object_get(policies, "identifyAndAccess"),
+                        "jwt");
+    if (o) {
+        size += json_dumpb(o, NULL, 0, JSON_COMPACT);
+    }
+
     return size;
 }
 
@@ -707,6 +718,35 @@ ngx_http_ws_api_cache_policy(ngx_http_ws_api_entry_t *e, json_t *policies,
         len = json_string_length(o);
         p = ngx_http_ws_api_cache_string(p, &pol->origins[i],
                                          json_string_value(o), len);
+    }
+
+    v = json_object_get(policies, "identifyAndAccess");
+
+    if (v) {
+        /* canonical already: methods known, the jwt keys compiled once */
+
+        pol->identify = 1;
+        pol->anonymous = json_is_true(json_object_get(v, "allowAnonymous"));
+
+        json_array_foreach(json_object_get(v, "methods"), i, o) {
+            if (ngx_strcmp(json_string_value(o), "jwt") == 0) {
+                pol->jwt = 1;
+                pol->jwt_first = (i == 0);
+
+            } else {
+                pol->api_key = 1;
+            }
+        }
+
+        o = json_object_get(v, "jwt");
+
+        if (o) {
+            len = json_dumpb(o, NULL, 0, JSON_COMPACT);
+            pol->jwt_conf.data = p;
+            pol->jwt_conf.len = json_dumpb(o, (char *) p, len, JSON_COMPACT);
+            pol->jwt_crc = ngx_crc32_long(p, pol->jwt_conf.len);
+            p += len;
+        }
     }
 
     return p;

@@ -14,6 +14,10 @@
 #include <jansson.h>
 
 
+/* the applications and their keys' hashes, see ngx_http_ws_api_app.c */
+typedef struct ngx_http_ws_api_apps_s  ngx_http_ws_api_apps_t;
+
+
 /* an API's policies as the handshake and the relay use them (SPEC 5) */
 
 typedef struct {
@@ -25,6 +29,14 @@ typedef struct {
     ngx_str_t                     *origins;    /*   lower case */
     ngx_array_t                    allow;      /* ngx_cidr_t; nelts 0: */
     ngx_array_t                    deny;       /*   none given */
+
+    unsigned                       identify:1; /* identifyAndAccess: */
+    unsigned                       api_key:1;  /*   its methods */
+    unsigned                       jwt:1;
+    unsigned                       jwt_first:1; /*   jwt listed first */
+    unsigned                       anonymous:1; /*   allowAnonymous */
+    ngx_str_t                      jwt_conf;   /* the "jwt" member, JSON */
+    uint32_t                       jwt_crc;    /*   and its CRC32 */
 } ngx_http_ws_api_policy_t;
 
 
@@ -89,6 +101,8 @@ typedef struct {
 
     ngx_rbtree_t                   conns;      /* ngx_http_ws_api_conns_t */
     ngx_rbtree_node_t              conns_sentinel;
+
+    ngx_http_ws_api_apps_t        *apps;       /* NULL: none loaded yet */
 } ngx_http_ws_api_sh_t;
 
 

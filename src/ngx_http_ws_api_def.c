@@ -190,6 +190,7 @@ static const char  *ngx_http_ws_api_def_privileges[] = {
     "manage_apis",
     "activate_apis",
     "manage_users",
+    "manage_applications",
     NULL
 };
 
@@ -640,8 +641,8 @@ ngx_http_ws_api_user_canonical(json_t *in, unsigned flags,
         if (*k == NULL) {
             ngx_http_ws_api_def_fail(err, field,
                                      "unknown privilege \"%s\"; expected "
-                                     "manage_apis, activate_apis or "
-                                     "manage_users",
+                                     "manage_apis, activate_apis, "
+                                     "manage_users or manage_applications",
                                      ngx_http_ws_api_def_quote(q, s, len));
             goto failed;
         }

@@ -20,6 +20,7 @@
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_relay.h"
 #include "ngx_http_ws_api_metrics.h"
+#include "ngx_http_ws_api_identify.h"
 
 
 #define NGX_HTTP_WS_API_UPGRADE_REQUIRED  426
@@ -72,11 +73,13 @@ static ngx_int_t ngx_http_ws_api_gateway_params(ngx_http_request_t *r,
 static json_t *ngx_http_ws_api_gateway_param_error(
     const ngx_http_ws_api_param_t *p, ngx_http_ws_api_reason_e reason);
 static ngx_int_t ngx_http_ws_api_gateway_policy(ngx_http_request_t *r,
-    ngx_http_ws_api_policy_t *pol);
+    ngx_http_ws_api_entry_t *e, ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_ident_t *ident);
 static ngx_int_t ngx_http_ws_api_gateway_origin(ngx_http_request_t *r,
     ngx_http_ws_api_policy_t *pol);
 static ngx_int_t ngx_http_ws_api_gateway_reject(ngx_http_request_t *r,
-    ngx_int_t why, ngx_http_ws_api_entry_t *e);
+    ngx_int_t why, ngx_http_ws_api_entry_t *e,
+    ngx_http_ws_api_ident_t *ident);
 static ngx_int_t ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     ngx_http_ws_api_entry_t *e, ngx_str_t *extra);
 static ngx_int_t ngx_http_ws_api_gateway_send(ngx_http_request_t *r,
@@ -110,6 +113,7 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     ngx_http_ws_api_entry_t      *e;
     ngx_http_ws_api_cache_t      *cache;
     ngx_http_ws_api_loc_conf_t   *wlcf;
+    ngx_http_ws_api_ident_t       ident;
     ngx_http_ws_api_upgrade_e     upgrade;
     ngx_http_ws_api_main_conf_t  *wmcf;
 
@@ -175,13 +179,24 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     rc = ngx_http_ws_api_gateway_params(r, e, &error);
 
     why = NGX_OK;
+    ngx_memzero(&ident, sizeof(ngx_http_ws_api_ident_t));
 
     if (rc == NGX_OK && e->policy) {
-        why = ngx_http_ws_api_gateway_policy(r, e->policy);
+        why = ngx_http_ws_api_gateway_policy(r, e, cache, &ident);
+
+        if (why == NGX_ERROR) {
+            rc = NGX_ERROR;
+        }
     }
 
     if (rc == NGX_OK && why == NGX_OK) {
         rc = ngx_http_ws_api_gateway_accept(r, e, &extra);
+
+        if (rc == NGX_OK) {
+            ctx = ngx_http_get_module_ctx(r, ngx_http_ws_api_module);
+            ctx->app_id = ident.app_id;
+            ctx->app_name = ident.app_name;
+        }
     }
 
     if (rc == NGX_OK && why == NGX_OK && e->policy
@@ -203,7 +218,7 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
     }
 
     if (why != NGX_OK && rc == NGX_OK) {
-        rc = ngx_http_ws_api_gateway_reject(r, why, e);
+        rc = ngx_http_ws_api_gateway_reject(r, why, e, &ident);
         ngx_http_ws_api_cache_unlock(cache);
 
         return ngx_http_ws_api_gateway_send(r, rc);
@@ -694,10 +709,13 @@ ngx_http_ws_api_gateway_param_error(const ngx_http_ws_api_param_t *p,
 
 static ngx_int_t
 ngx_http_ws_api_gateway_policy(ngx_http_request_t *r,
-    ngx_http_ws_api_policy_t *pol)
+    ngx_http_ws_api_entry_t *e, ngx_http_ws_api_cache_t *cache,
+    ngx_http_ws_api_ident_t *ident)
 {
-    struct sockaddr  *sa;
+    struct sockaddr           *sa;
+    ngx_http_ws_api_policy_t  *pol;
 
+    pol = e->policy;
     sa = r->connection->sockaddr;
 
     if (pol->deny.nelts && ngx_cidr_match(sa, &pol->deny) == NGX_OK) {
@@ -713,7 +731,9 @@ ngx_http_ws_api_gateway_policy(ngx_http_request_t *r,
         return NGX_HTTP_WS_API_REFUSE_ORIGIN;
     }
 
-    /* identifyAndAccess goes here */
+    if (pol->identify) {
+        return ngx_http_ws_api_identify(r, pol, cache, &e->id, ident);
+    }
 
     return NGX_OK;
 }
@@ -773,13 +793,27 @@ ngx_http_ws_api_gateway_origin(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_ws_api_gateway_reject(ngx_http_request_t *r, ngx_int_t why,
-    ngx_http_ws_api_entry_t *e)
+    ngx_http_ws_api_entry_t *e, ngx_http_ws_api_ident_t *ident)
 {
     json_t           *error;
     ngx_int_t         rc;
     ngx_uint_t        status;
     const char       *reason, *message;
     ngx_table_elt_t  *h;
+
+    if (why >= NGX_HTTP_WS_API_REFUSE_ANONYMOUS) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ws_api \"%V\" version \"%V\": handshake refused, %s",
+                      &e->name, &e->version, ident->detail);
+
+        ngx_http_ws_api_metrics_reject(r, &e->name, &e->version,
+            why == NGX_HTTP_WS_API_REFUSE_NOT_REGISTERED
+            ? "application_not_registered"
+            : why == NGX_HTTP_WS_API_REFUSE_ANONYMOUS
+              ? "credentials_required" : "invalid_credentials");
+
+        return ngx_http_ws_api_identify_reject(r, why, e->policy, ident);
+    }
 
     switch (why) {
 

@@ -77,13 +77,14 @@ static const char  *ngx_http_ws_api_metrics_reasons[] = {
     "value_not_allowed",
     "ip_not_allowed",
     "origin_not_allowed",
-    "unauthorized",
+    "credentials_required",
+    "invalid_credentials",
     "application_not_registered",
     "connection_limit",
     NULL
 };
 
-#define NGX_HTTP_WS_API_METRICS_REASONS  15
+#define NGX_HTTP_WS_API_METRICS_REASONS  16
 
 /* messages refused, by close code */
 

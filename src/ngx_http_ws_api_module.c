@@ -12,6 +12,7 @@
 
 #include "ngx_http_ws_api_module.h"
 #include "ngx_http_ws_api_admin.h"
+#include "ngx_http_ws_api_identify.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_store.h"
 #include "ngx_http_ws_api_relay.h"
@@ -179,6 +180,13 @@ static ngx_http_variable_t  ngx_http_ws_api_vars[] = {
 
     { ngx_string("ws_api_version"), NULL, ngx_http_ws_api_variable,
       offsetof(ngx_http_ws_api_ctx_t, version), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ws_api_application"), NULL, ngx_http_ws_api_variable,
+      offsetof(ngx_http_ws_api_ctx_t, app_name), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("ws_api_application_id"), NULL, ngx_http_ws_api_variable,
+      offsetof(ngx_http_ws_api_ctx_t, app_id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("ws_api_close_code"), NULL,
       ngx_http_ws_api_close_code_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -813,4 +821,6 @@ ngx_http_ws_api_exit_process(ngx_cycle_t *cycle)
         ngx_http_ws_api_store_stop(wmcf->store);
         wmcf->store = NULL;
     }
+
+    ngx_http_ws_api_identify_exit();
 }

@@ -82,6 +82,8 @@ typedef struct {
                                                 none */
     ngx_http_ws_api_conns_t    *conns;       /* counted for maxConnections */
     ngx_http_ws_api_metrics_conn_t  metrics;
+    ngx_str_t                   app_id;      /* $ws_api_application_id */
+    ngx_str_t                   app_name;    /* $ws_api_application */
 } ngx_http_ws_api_ctx_t;
 
 

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "ngx_http_ws_api_policy.h"
+#include "ngx_http_ws_api_jwt.h"
 
 
 /* a member of "policies": its name and its check */
@@ -72,6 +73,8 @@ static json_t *ngx_http_ws_api_policy_cidrs(json_t *v, const char *field,
 static json_t *ngx_http_ws_api_policy_directions(json_t *v,
     const char *field, ngx_http_ws_api_policy_pt each,
     ngx_http_ws_api_def_error_t *err);
+static json_t *ngx_http_ws_api_policy_identify(json_t *v, const char *field,
+    ngx_http_ws_api_def_error_t *err);
 static uint64_t ngx_http_ws_api_policy_ms(json_t *v);
 
 
@@ -89,6 +92,7 @@ static ngx_http_ws_api_policy_member_t  ngx_http_ws_api_policies[] = {
     { "allowedOrigins",    ngx_http_ws_api_policy_origins },
     { "ipAllow",           ngx_http_ws_api_policy_cidrs },
     { "ipDeny",            ngx_http_ws_api_policy_cidrs },
+    { "identifyAndAccess", ngx_http_ws_api_policy_identify },
     { NULL, NULL }
 };
 
@@ -139,7 +143,8 @@ ngx_http_ws_api_policy_canonical(json_t *in, ngx_http_ws_api_def_error_t *err)
                                      "maxMessageSize, messageRate, "
                                      "maxConnections, idleTimeout, "
                                      "maxConnectionAge, allowedOrigins, "
-                                     "ipAllow or ipDeny", q);
+                                     "ipAllow, ipDeny or identifyAndAccess",
+                                     q);
             return NULL;
         }
     }
@@ -857,6 +862,125 @@ ngx_http_ws_api_policy_directions(json_t *v, const char *field,
             json_decref(out);
             return NULL;
         }
+    }
+
+    return out;
+}
+
+
+/*
+ * identifyAndAccess: {"methods": ["apiKey", "jwt"], "allowAnonymous": false,
+ * "jwt": {"keys": [...], "issuer": "...", "audience": "..."}}; methods
+ * required, one or both, no duplicates; "jwt" required with the jwt method
+ * and refused without it; its keys compiled here once to check them.
+ */
+
+static json_t *
+ngx_http_ws_api_policy_identify(json_t *v, const char *field,
+    ngx_http_ws_api_def_error_t *err)
+{
+    char                    f[160], jf[128], msg[200],
+                            q[NGX_HTTP_WS_API_QUOTE + 8];
+    size_t                  i, len;
+    json_t                 *out, *methods, *m, *anon, *conf;
+    const char             *key, *s;
+    unsigned                api_key, jwt;
+    ngx_http_ws_api_jwt_t  *compiled;
+
+    if (!json_is_object(v)) {
+        ngx_http_ws_api_def_fail(err, field, "%s must be an object", field);
+        return NULL;
+    }
+
+    json_object_keylen_foreach(v, key, len, m) {
+        if (!((len == 7 && memcmp(key, "methods", 7) == 0)
+              || (len == 14 && memcmp(key, "allowAnonymous", 14) == 0)
+              || (len == 3 && memcmp(key, "jwt", 3) == 0)))
+        {
+            ngx_http_ws_api_def_quote(q, key, len);
+            snprintf(f, sizeof(f), "%s.%s", field, q);
+            ngx_http_ws_api_def_fail(err, f, "unknown member \"%s\"; "
+                                     "expected methods, allowAnonymous or "
+                                     "jwt", q);
+            return NULL;
+        }
+    }
+
+    methods = json_object_get(v, "methods");
+    snprintf(f, sizeof(f), "%s.methods", field);
+
+    if (!json_is_array(methods) || json_array_size(methods) == 0) {
+        ngx_http_ws_api_def_fail(err, f, "%s must be an array of "
+                                 "\"apiKey\" and/or \"jwt\"", f);
+        return NULL;
+    }
+
+    api_key = 0;
+    jwt = 0;
+
+    json_array_foreach(methods, i, m) {
+        snprintf(f, sizeof(f), "%s.methods[%zu]", field, i);
+
+        s = json_string_value(m);
+
+        if (s != NULL && strcmp(s, "apiKey") == 0 && !api_key) {
+            api_key = 1;
+
+        } else if (s != NULL && strcmp(s, "jwt") == 0 && !jwt) {
+            jwt = 1;
+
+        } else {
+            ngx_http_ws_api_def_fail(err, f, "%s must be \"apiKey\" or "
+                                     "\"jwt\", each at most once", f);
+            return NULL;
+        }
+    }
+
+    anon = json_object_get(v, "allowAnonymous");
+
+    if (anon && !json_is_boolean(anon)) {
+        snprintf(f, sizeof(f), "%s.allowAnonymous", field);
+        ngx_http_ws_api_def_fail(err, f, "%s must be true or false", f);
+        return NULL;
+    }
+
+    conf = json_object_get(v, "jwt");
+    snprintf(f, sizeof(f), "%s.jwt", field);
+
+    if (jwt && conf == NULL) {
+        ngx_http_ws_api_def_fail(err, f, "the jwt method needs %s with its "
+                                 "keys", f);
+        return NULL;
+    }
+
+    if (!jwt && conf != NULL) {
+        ngx_http_ws_api_def_fail(err, f, "%s is given but \"jwt\" is not "
+                                 "among the methods", f);
+        return NULL;
+    }
+
+    if (conf) {
+        compiled = ngx_http_ws_api_jwt_create(conf, msg, sizeof(msg), jf,
+                                              sizeof(jf));
+        if (compiled == NULL) {
+            if (jf[0]) {
+                snprintf(f, sizeof(f), "%s.jwt.%s", field, jf);
+            }
+
+            ngx_http_ws_api_def_fail(err, f, "%s: %s", f, msg);
+            return NULL;
+        }
+
+        ngx_http_ws_api_jwt_free(compiled);
+    }
+
+    out = json_pack("{s:O, s:b}", "methods", methods, "allowAnonymous",
+                    json_is_true(anon));
+
+    if (out == NULL || (conf && json_object_set(out, "jwt", conf) != 0)) {
+        json_decref(out);
+        ngx_http_ws_api_def_nomem(err);
+        return NULL;
     }
 
     return out;

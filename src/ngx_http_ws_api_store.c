@@ -24,6 +24,7 @@
 
 
 #include "ngx_http_ws_api_store.h"
+#include "ngx_http_ws_api_app.h"
 
 
 #define NGX_HTTP_WS_API_CHECK_INTERVAL  1000
@@ -72,7 +73,15 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
 
     ngx_string(
     NGX_HTTP_WS_API_LUA_PREFIX
-    "local out = {redis.call('GET', p .. 'rev') or '0'} "
+    "local apps = {} "
+    "for _, id in ipairs(redis.call('SMEMBERS', p .. 'apps')) do "
+    "  local v = redis.call('GET', p .. 'app:' .. id) "
+    "  if v then "
+    "    apps[#apps + 1] = id "
+    "    apps[#apps + 1] = v "
+    "  end "
+    "end "
+    "local out = {redis.call('GET', p .. 'rev') or '0', apps} "
     "for _, id in ipairs(redis.call('SMEMBERS', p .. 'apis')) do "
     "  local v = redis.call('GET', p .. 'api:' .. id) "
     "  if v then "
@@ -219,10 +228,18 @@ static ngx_str_t  ngx_http_ws_api_scripts[] = {
     "    return {'in_use', 'user ' .. n} "
     "  end "
     "end "
+    "for _, id in ipairs(redis.call('SMEMBERS', p .. 'apps')) do "
+    "  local d = has(redis.call('GET', p .. 'app:' .. id) or '{}') "
+    "  if d then "
+    "    return {'in_use', 'application ' .. tostring(d.name)} "
+    "  end "
+    "end "
     "redis.call('DEL', key) "
     "redis.call('SREM', p .. 'teams', ARGV[3]) "
     NGX_HTTP_WS_API_LUA_EVENT("team", "ARGV[3]", "delete")
-    "return {'ok', rev}")
+    "return {'ok', rev}"),
+
+    NGX_HTTP_WS_API_APP_SCRIPTS
 };
 
 
@@ -600,6 +617,15 @@ ngx_http_ws_api_store_message(ngx_http_ws_api_redis_t *rc, redisReply *reply)
         ngx_http_ws_api_store_retry(store);
 
         json_decref(event);
+        return;
+    }
+
+    if (json_object_get(event, "app")) {
+
+        /* applications are few: their table is loaded again whole */
+
+        json_decref(event);
+        ngx_http_ws_api_store_reload(store);
         return;
     }
 
@@ -1104,12 +1130,15 @@ ngx_http_ws_api_store_load_handler(redisReply *reply, void *data)
     ngx_queue_t               *q, *next;
     redisReply               **el;
     ngx_http_ws_api_sh_t      *sh;
+    ngx_http_ws_api_apps_t    *apps;
     ngx_http_ws_api_entry_t   *e, *old, **fresh;
 
     store->loading = 0;
+    apps = NULL;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements % 2 != 1
+        || reply->elements % 2 != 0
+        || reply->element[1]->type != REDIS_REPLY_ARRAY
         || ngx_http_ws_api_store_reply_uint(reply->element[0], &rev)
            != NGX_OK)
     {
@@ -1142,7 +1171,12 @@ ngx_http_ws_api_store_load_handler(redisReply *reply, void *data)
     n = 0;
     nloaded = 0;
 
-    for (i = 1; i + 1 < reply->elements; i += 2) {
+    apps = ngx_http_ws_api_app_table(store->cache, el[1], store->cmd.log);
+    if (apps == NULL) {
+        goto failed;
+    }
+
+    for (i = 2; i + 1 < reply->elements; i += 2) {
 
         if (el[i]->type != REDIS_REPLY_STRING
             || el[i + 1]->type != REDIS_REPLY_STRING)
@@ -1214,6 +1248,13 @@ ngx_http_ws_api_store_load_handler(redisReply *reply, void *data)
         ngx_http_ws_api_cache_insert(store->cache, fresh[i]);
     }
 
+    if (sh->apps) {
+        ngx_slab_free_locked(store->cache->shpool, sh->apps);
+    }
+
+    sh->apps = apps;
+    apps = NULL;
+
     sh->generation = generation;
     sh->rev = rev;
     sh->loaded = 1;
@@ -1235,6 +1276,10 @@ failed:
 
     while (n) {
         ngx_http_ws_api_cache_free(store->cache, fresh[--n]);
+    }
+
+    if (apps) {
+        ngx_slab_free(store->cache->shpool, apps);
     }
 
     ngx_free(fresh);

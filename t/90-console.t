@@ -64,7 +64,7 @@ is($r->{json} && $r->{json}{gatewayUrl},
 $r = http_request(GET => "$A/me", %auth);
 json_is($r->{json}, { name => 'admin', superuser => JSON::PP::true,
                       privileges => [qw(manage_apis activate_apis
-                                        manage_users)],
+                                        manage_users manage_applications)],
                       teams => [] }, 'GET /me: the superuser');
 
 for my $team (qw(trading ops)) {

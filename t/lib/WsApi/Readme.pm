@@ -96,6 +96,55 @@ sub session {
     is(substr($f->{payload}, 2),
        'client binary messages are not declared for this API', '... reason');
 
+    # the journey of "identifyAndAccess": an application registered to
+    # the ticker API connects with its key; no key, a wrong one and the
+    # key of an application not registered are refused
+
+    my $def = http_request(GET => "$A/apis/$id", %auth)->{json};
+    delete @$def{qw(id isActive gatewayEndpoints revision createdAt updatedAt)};
+    $def->{policies} = { identifyAndAccess => { methods => ['apiKey'] } };
+    $r = http_request(PUT => "$A/apis/$id", %auth, json => $def);
+    is($r->{status}, 200, 'journey: the ticker API gets identifyAndAccess');
+
+    $r = http_request(POST => "$A/applications", %auth,
+                      json => { name => 'ticker-web', apiIds => [$id] });
+    is($r->{status}, 201, 'journey: application created');
+    my $key = $r->{json}{apiKey} // '';
+    my $app = $r->{json}{id};
+    like($key, qr/^[A-Za-z0-9_-]{43}$/, 'journey: with its key, shown once');
+
+    $r = http_request(POST => "$A/applications", %auth, json => { name => 'other' });
+    my $other = $r->{json}{apiKey} // '';
+
+    my $keyed = "$path&apiKey=$key";
+    $took = poll_until(timeout_scale(10), sub {
+        ws_connect(port => $nginx->port('gw'), path => $keyed)->status == 101;
+    });
+    ok($took, 'journey: connected with the key in the query');
+
+    $ws = ws_connect(port => $nginx->port('gw'), path => '/gateway/ticker/1.0/j?symbol=AAPL',
+                     headers => { 'x-Gateway-APIKey' => $key });
+    is($ws->status, 101, 'journey: connected with the key in x-Gateway-APIKey');
+    my $hs = ($backend->handshakes(path => '/stream/j'))[0] // {};
+    is($hs->{headers}{'x-application'}, $app, 'journey: the backend gets X-Application');
+    ok(!exists $hs->{headers}{'x-gateway-apikey'}, 'journey: but never the key');
+
+    my $ws401 = ws_connect(port => $nginx->port('gw'), path => $path);
+    is($ws401->status, 401, 'journey: no key: 401');
+    like($ws401->header('www-authenticate') // '', qr/^APIKey realm="ws-api"/,
+         'journey: with WWW-Authenticate');
+    is(ws_connect(port => $nginx->port('gw'), path => $path,
+                  headers => { 'x-Gateway-APIKey' => 'nope' })->status, 401,
+       'journey: a wrong key: 401');
+    poll_until(timeout_scale(10), sub {
+        $ws = ws_connect(port => $nginx->port('gw'), path => $path,
+                         headers => { 'x-Gateway-APIKey' => $other });
+        $ws->status == 403;
+    });
+    is($ws->status, 403, 'journey: an application not registered: 403');
+    is($ws->json && $ws->json->{error}{reason}, 'application_not_registered',
+       'journey: reason application_not_registered');
+
     $r = http_request(GET => "$A/health");
     is($r->{status}, 200, 'health');
 }
