@@ -285,7 +285,7 @@ is($r->{status}, 405, 'POST: 405');
     my $log = $nginx->dir . '/gateway.log';
     my $line;
     poll_until($t, sub { $line = (-e $log) ? `cat $log` : ''; $line =~ /conf/ });
-    like($line, qr{"GET /gateway/m1/1\.0/conf\?sym=a HTTP/1\.1" 101 \d+ api=m1/1\.0 in=1 out=1 bytes_in=8 bytes_out=8 duration=\d+\.\d{3} close=1000 },
+    like($line, qr{"GET /gateway/m1/1\.0/conf\?sym=a" 101 \d+ api=m1/1\.0 app=\S* in=1 out=1 bytes_in=8 bytes_out=8 duration=\d+\.\d{3} close=1000 },
          'the sample log_format ws_api') or diag($line);
     my $r = http_request(GET => "$admin/metrics");
     like($r->{body}, qr/^ws_api_handshakes_total\{api="m1\/1\.0",result="accepted"\} \d+$/m,
