@@ -66,6 +66,8 @@ typedef struct {
                                                 the API's policies, NULL:
                                                 none */
     ngx_http_ws_api_conns_t    *conns;       /* counted for maxConnections */
+    void                       *schemas;     /* ngx_http_ws_api_schemas_t,
+                                                NULL: none (SPEC 4.3) */
 } ngx_http_ws_api_ctx_t;
 
 
