@@ -696,7 +696,10 @@ ngx_http_ws_api_relay_parse(ngx_http_ws_api_relay_t *relay,
     end = s->sent + (b->last - b->pos);
 
     if (s->frame.offset >= end) {
-        ngx_http_ws_api_relay_invalid(relay, s);
+        if (s->gather) {
+            ngx_http_ws_api_relay_invalid(relay, s);
+        }
+
         return;
     }
 
@@ -715,7 +718,9 @@ ngx_http_ws_api_relay_parse(ngx_http_ws_api_relay_t *relay,
         return;
     }
 
-    ngx_http_ws_api_relay_invalid(relay, s);
+    if (s->gather) {
+        ngx_http_ws_api_relay_invalid(relay, s);
+    }
 }
 
 

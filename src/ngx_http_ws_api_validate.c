@@ -43,6 +43,8 @@ static void ngx_http_ws_api_validate_fail(ngx_http_ws_api_validate_t *v,
 static ngx_int_t ngx_http_ws_api_validate_message(
     ngx_http_ws_api_validate_t *v);
 static void ngx_http_ws_api_validate_release(ngx_http_ws_api_validate_t *v);
+static void ngx_http_ws_api_validate_xor(u_char *dst, const u_char *src,
+    size_t n, const u_char *key, uint64_t pos);
 
 
 /* this worker's compiled schema sets */
@@ -465,7 +467,7 @@ ngx_http_ws_api_validate_step(ngx_http_ws_api_validate_t *v, u_char **qp,
     u_char *end, u_char **wp)
 {
     u_char                   *q, *w, *d, l7, op;
-    size_t                    hsize, k, i, need, size;
+    size_t                    hsize, k, need, size;
     uint64_t                  pos;
     ngx_http_ws_api_frame_t  *f;
 
@@ -569,9 +571,7 @@ ngx_http_ws_api_validate_step(ngx_http_ws_api_validate_t *v, u_char **qp,
         if (v->gathered) {
             d = v->data + NGX_HTTP_WS_API_VALIDATE_HEAD + v->len;
 
-            for (i = 0; i < k; i++) {
-                d[i] = q[i] ^ f->mask[(pos + i) & 3];
-            }
+            ngx_http_ws_api_validate_xor(d, q, k, f->mask, pos);
 
             v->len += k;
 
@@ -735,15 +735,41 @@ ngx_http_ws_api_validate_message(ngx_http_ws_api_validate_t *v)
         key = (uint32_t) ngx_random();
         ngx_memcpy(h + j, &key, 4);
 
-        for (i = 0; i < len; i++) {
-            h[hlen + i] ^= h[j + (i & 3)];
-        }
+        ngx_http_ws_api_validate_xor(h + hlen, h + hlen, len, h + j, 0);
     }
 
     v->out = h;
     v->out_len = hlen + len;
 
     return NGX_OK;
+}
+
+
+/* dst = src XOR the masking key, aligned at payload offset pos */
+
+static void
+ngx_http_ws_api_validate_xor(u_char *dst, const u_char *src, size_t n,
+    const u_char *key, uint64_t pos)
+{
+    size_t    i;
+    u_char    k[8];
+    uint64_t  k64, w;
+
+    for (i = 0; i < 8; i++) {
+        k[i] = key[(pos + i) & 3];
+    }
+
+    ngx_memcpy(&k64, k, 8);
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        ngx_memcpy(&w, src + i, 8);
+        w ^= k64;
+        ngx_memcpy(dst + i, &w, 8);
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        dst[i] = src[i] ^ k[i & 7];
+    }
 }
 
 
