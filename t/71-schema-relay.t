@@ -292,6 +292,86 @@ is(join('|', backend_texts('/badfrag')), '{"price": 0}',
     client_close_is($ws, 1009, 'message too big', 'over maxMessageSize');
 }
 
+# every byte in a write of its own, fragments and a ping between them
+
+{
+    my $ws = $gw->connect('/gateway/orders/1.0/bytes');
+    $ws->send_raw(ws_frame(1, '{"pr', fin => 0) . ws_frame(9, 'b')
+                  . ws_frame(0, 'ice": 5', fin => 0) . ws_frame(0, '}'),
+                  delay => 0.002);
+    my $f = $ws->read_frame($t);
+    is($f->{opcode}, 0xA, 'byte by byte: the ping passes');
+    is($ws->read_message($t)->{payload}, '{"price": 5}',
+       'byte by byte: the message goes whole');
+}
+
+# a longer server message (16-bit length) in fragments
+
+{
+    my $ws = $gw->connect('/gateway/feed/1.0/silent2');
+    my $msg = '{"sym": "' . ('Z' x 300) . '"}';
+    my $frames = unpack('H*', ws_frame(1, substr($msg, 0, 100), mask => 0,
+                                       fin => 0)
+                           . ws_frame(0, substr($msg, 100, 150), mask => 0,
+                                      fin => 0)
+                           . ws_frame(0, substr($msg, 250), mask => 0));
+    $ws->send_text("!send $frames");
+    my $f = $ws->read_frame($t);
+    is($f->{opcode}, 1, 'a 311-byte server message in three fragments');
+    ok($f->{fin}, 'comes as one frame');
+    is($f->{payload}, $msg, 'whole');
+}
+
+# rules of RFC 6455 inside a message being gathered
+
+refused('/orders/1.0/utf8', sub {
+            $_[0]->send_raw(ws_frame(1, qq({"price": 1, "x": "\xc3\x28"})));
+        }, 'invalid UTF-8 in a text message', 'invalid UTF-8');
+is(join('|', backend_texts('/utf8')), '{"price": 0}',
+   'invalid UTF-8: nothing of it forwarded');
+
+{
+    my $ws = $gw->connect('/gateway/orders/1.0/nested');
+    $ws->send_text('{"price"', fin => 0);
+    $ws->send_text('{"price": 1}');
+    client_close_is($ws, 1002, 'new data message inside a fragmented message',
+                    'a new message inside a gathered one');
+    ok(!backend_texts('/nested'), 'nothing of either forwarded');
+}
+
+# a new revision's schemas apply to new connections
+
+{
+    my $api = $gw->define(apiName => 'revised',
+                          messages => [ { origin => 'client', type => 'text',
+                                          schema => { required => ['v1'] } },
+                                        { origin => 'server', type => 'text' } ]);
+    my $old = $gw->connect('/gateway/revised/1.0/old');
+    $old->send_text('{"v1": 1}');
+    is($old->read_message($t)->{payload}, '{"v1": 1}', 'revision 1 schema');
+
+    my $def = $gw->admin(GET => "apis/$api->{id}")->{json};
+    $def->{messages}[0]{schema} = { required => ['v2'] };
+    delete $def->{gatewayEndpoints};
+    is($gw->admin(PUT => "apis/$api->{id}", $def)->{status}, 200,
+       'the schema is replaced');
+    ok(poll_until($t, sub {
+        my $ws = $gw->connect('/gateway/revised/1.0/probe');
+        $ws->send_text('{"v2": 1}');
+        my $m = $ws->read_message(2);
+        $ws->disconnect;
+        $m && $m->{opcode} == 1 && $m->{payload} eq '{"v2": 1}';
+    }), 'new connections validate with the new schema');
+
+    $old->send_text('{"v1": 2}');
+    is($old->read_message($t)->{payload}, '{"v1": 2}',
+       'a live connection keeps the schema it started with');
+    my $new = $gw->connect('/gateway/revised/1.0/new');
+    $new->send_text('{"v1": 2}');
+    client_close_is($new, 1007, 'payload fails required at ""',
+                    'the old schema no longer applies to new connections');
+}
+
 # an API without schemas, and extensions
 
 {
