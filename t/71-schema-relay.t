@@ -401,4 +401,48 @@ is(join('|', backend_texts('/utf8')), '{"price": 0}',
     is($ws->read_message($t)->{payload}, '{"price": 9}', 'relays');
 }
 
+# TLS on both sides: the filter reads through SSL
+
+{
+    my $tg = gateway(
+        server => 'listen 127.0.0.1:%%PORT_TLS%% ssl;
+                   ssl_certificate %%CERT%%;
+                   ssl_certificate_key %%KEY%%;',
+        http => 'server {
+                     listen 127.0.0.1:%%PORT_WSS%% ssl;
+                     ssl_certificate %%CERT%%;
+                     ssl_certificate_key %%KEY%%;
+                     location / {
+                         proxy_pass http://%%BACKEND%%;
+                         proxy_http_version 1.1;
+                         proxy_set_header Upgrade $http_upgrade;
+                         proxy_set_header Connection "upgrade";
+                     }
+                 }');
+    my $wss = $tg->nginx->port('wss');
+    $tg->define(apiName => 'secure', wsUrl => "wss://127.0.0.1:$wss/stream",
+                messages => [ { origin => 'client', type => 'text',
+                                schema => { type => 'string' } },
+                              { origin => 'server', type => 'text',
+                                schema => { type => 'string' } } ]);
+
+    my $ws = ws_connect(port => $tg->nginx->port('tls'), tls => 1,
+                        path => '/gateway/secure/1.0/tls');
+    is($ws->status, 101, 'TLS: upgraded');
+    my $msg = '"' . ('0123456789abcdef' x 65535) . '"';
+    $ws->send_text(substr($msg, 0, 500000), fin => 0);
+    $ws->ping('tls');
+    $ws->send_frame(0, substr($msg, 500000));
+    my $f = $ws->read_frame($t);
+    is($f->{opcode}, 0xA, 'TLS: the ping passes');
+    my $m = $ws->read_message(30);
+    ok(($m->{payload} // '') eq $msg,
+       'TLS: a 1 MiB message validated both ways and echoed');
+    $ws->send_text('"ok"');
+    is($ws->read_message($t)->{payload}, '"ok"', 'TLS: then a small one');
+    $ws->send_text('{}');
+    client_close_is($ws, 1007, 'payload fails type at ""', 'TLS: invalid');
+    ok($ws->closed_by_peer($t), 'TLS: closed');
+}
+
 done_testing();
