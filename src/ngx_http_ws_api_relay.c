@@ -641,6 +641,11 @@ ngx_http_ws_api_relay_recv(ngx_connection_t *c, u_char *buf, size_t size)
     if (s->gather) {
         n = ngx_http_ws_api_validate_recv(s->gather, c, s->recv, buf, size);
 
+        if (s->gather->gathering && relay->limits) {
+            /* a message coming is not idle (idleTimeout) */
+            s->frame.data_at = ngx_current_msec;
+        }
+
         if (n == NGX_AGAIN && s->gather->error) {
             /* a message refused, nothing of it to relay: now */
             ngx_http_ws_api_relay_parse(relay, s);

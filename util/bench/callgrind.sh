@@ -237,9 +237,9 @@ measure() {
     done
     for v in 1.0 schema; do
         measure "json-$v-64" throughput --url "ws://127.0.0.1:$GW/gateway/bench-json/$v?$Q" \
-            "${H[@]}" -c 50 -w 16 -s 64 --json-text --rate 5000 -d 3 --warmup 0
+            "${H[@]}" -c 50 -w 16 -s 64 --json-text --rate 1000 -d 3 --warmup 0
         measure "json-$v-1k" throughput --url "ws://127.0.0.1:$GW/gateway/bench-json/$v?$Q" \
-            "${H[@]}" -c 50 -w 16 -s 1024 --json-text --rate 5000 -d 3 --warmup 0
+            "${H[@]}" -c 50 -w 16 -s 1024 --json-text --rate 200 -d 3 --warmup 0
     done
 } > "$TMP/counts"
 
