@@ -33,6 +33,8 @@ static void ngx_http_ws_api_cache_id_insert_value(ngx_rbtree_node_t *temp,
 static u_char *ngx_http_ws_api_cache_string(u_char *p, ngx_str_t *dst,
     const char *src, size_t len);
 static size_t ngx_http_ws_api_cache_policy_size(json_t *policies);
+static ngx_int_t ngx_http_ws_api_cache_schemas(json_t *def, char **texts);
+static void ngx_http_ws_api_cache_schemas_free(char **texts);
 static u_char *ngx_http_ws_api_cache_policy(ngx_http_ws_api_entry_t *e,
     json_t *policies, u_char *p);
 static ngx_http_ws_api_conns_t *ngx_http_ws_api_cache_conn_find(
@@ -178,6 +180,7 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
     ngx_str_t *json, ngx_uint_t *invalid, ngx_log_t *log)
 {
     u_char                       *p;
+    char                         *texts[2];
     json_t                       *def, *params, *param, *values, *v, *url,
                                  *policies;
     size_t                        size, i, j, n, nparams, nvalues;
@@ -268,11 +271,23 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
     policies = json_object_get(def, "policies");
     size += ngx_http_ws_api_cache_policy_size(policies);
 
+    if (ngx_http_ws_api_cache_schemas(def, texts) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "ws_api definition \"%V\" not loaded: no memory", id);
+        json_decref(def);
+        return NULL;
+    }
+
+    for (i = 0; i < 2; i++) {
+        size += texts[i] ? ngx_strlen(texts[i]) : 0;
+    }
+
     e = ngx_slab_alloc(cache->shpool, size);
     if (e == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "ws_api_cache is full: definition \"%V\" not loaded, "
                       "the zone needs to be larger", id);
+        ngx_http_ws_api_cache_schemas_free(texts);
         json_decref(def);
         return NULL;
     }
@@ -348,6 +363,17 @@ ngx_http_ws_api_cache_compile(ngx_http_ws_api_cache_t *cache, ngx_str_t *id,
         prm++;
     }
 
+    /* the schemas, compiled by each worker that needs them (SPEC 4.3) */
+
+    for (i = 0; i < 2; i++) {
+        if (texts[i]) {
+            p = ngx_http_ws_api_cache_string(p, &e->schemas[i], texts[i],
+                                             ngx_strlen(texts[i]));
+        }
+    }
+
+    ngx_http_ws_api_cache_schemas_free(texts);
+
     ngx_crc32_init(crc);
     ngx_crc32_update(&crc, json->data, json->len);
     ngx_crc32_final(crc);
@@ -376,6 +402,89 @@ invalid:
     *invalid = 1;
 
     return NULL;
+}
+
+
+/*
+ * The schemas of the text messages of each origin, as the JSON text of an
+ * array (NULL: none), to be compiled by the workers
+ */
+
+static ngx_int_t
+ngx_http_ws_api_cache_schemas(json_t *def, char **texts)
+{
+    size_t       i;
+    json_t      *a[2], *m, *schema;
+    ngx_uint_t   o;
+    const char  *origin, *type;
+
+    a[0] = NULL;
+    a[1] = NULL;
+    texts[0] = NULL;
+    texts[1] = NULL;
+
+    json_array_foreach(json_object_get(def, "messages"), i, m) {
+
+        schema = json_object_get(m, "schema");
+        origin = json_string_value(json_object_get(m, "origin"));
+        type = json_string_value(json_object_get(m, "type"));
+
+        if (schema == NULL || origin == NULL || type == NULL
+            || ngx_strcasecmp((u_char *) type, (u_char *) "text") != 0)
+        {
+            continue;
+        }
+
+        o = (ngx_strcasecmp((u_char *) origin, (u_char *) "client") == 0)
+            ? NGX_HTTP_WS_API_FROM_CLIENT : NGX_HTTP_WS_API_FROM_SERVER;
+
+        if (a[o] == NULL) {
+            a[o] = json_array();
+            if (a[o] == NULL) {
+                goto failed;
+            }
+        }
+
+        if (json_array_append(a[o], schema) != 0) {
+            goto failed;
+        }
+    }
+
+    for (o = 0; o < 2; o++) {
+        if (a[o]) {
+            texts[o] = json_dumps(a[o], JSON_COMPACT | JSON_ENCODE_ANY);
+            if (texts[o] == NULL) {
+                goto failed;
+            }
+
+            json_decref(a[o]);
+            a[o] = NULL;
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    json_decref(a[0]);
+    json_decref(a[1]);
+    ngx_http_ws_api_cache_schemas_free(texts);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_ws_api_cache_schemas_free(char **texts)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 2; i++) {
+        if (texts[i]) {
+            free(texts[i]);
+            texts[i] = NULL;
+        }
+    }
 }
 
 

@@ -76,6 +76,9 @@ typedef struct {
     ngx_http_ws_api_param_t       *params;
 
     ngx_http_ws_api_policy_t      *policy;     /* NULL: no policy */
+
+    ngx_str_t                      schemas[2]; /* of each origin: a JSON
+                                                  array; len 0: none */
 } ngx_http_ws_api_entry_t;
 
 

@@ -21,6 +21,7 @@
 #include "ngx_http_ws_api_relay.h"
 #include "ngx_http_ws_api_metrics.h"
 #include "ngx_http_ws_api_identify.h"
+#include "ngx_http_ws_api_validate.h"
 
 
 #define NGX_HTTP_WS_API_UPGRADE_REQUIRED  426
@@ -80,6 +81,7 @@ static ngx_int_t ngx_http_ws_api_gateway_origin(ngx_http_request_t *r,
 static ngx_int_t ngx_http_ws_api_gateway_reject(ngx_http_request_t *r,
     ngx_int_t why, ngx_http_ws_api_entry_t *e,
     ngx_http_ws_api_ident_t *ident);
+static void ngx_http_ws_api_gateway_extensions(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
     ngx_http_ws_api_entry_t *e, ngx_str_t *extra);
 static ngx_int_t ngx_http_ws_api_gateway_send(ngx_http_request_t *r,
@@ -968,7 +970,66 @@ ngx_http_ws_api_gateway_accept(ngx_http_request_t *r,
 
     ngx_http_set_ctx(r, ctx, ngx_http_ws_api_module);
 
+    if (e->schemas[0].len || e->schemas[1].len) {
+
+        /* compiled once per revision in each worker */
+
+        ctx->schemas = ngx_http_ws_api_schemas_get(&e->id, e->crc, e->schemas,
+                                                   r->connection->log);
+        if (ctx->schemas == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_ws_api_gateway_extensions(r);
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * An API with schemas: the client's Sec-WebSocket-Extensions is not
+ * passed on, so that no extension (permessage-deflate) transforms the
+ * payloads to validate.  The header is renamed to one that the proxy
+ * module always sets itself, and so never passes.
+ */
+
+static void
+ngx_http_ws_api_gateway_extensions(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-WebSocket-Extensions") - 1
+            && ngx_strncasecmp(h[i].key.data,
+                               (u_char *) "Sec-WebSocket-Extensions",
+                               h[i].key.len) == 0)
+        {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "ws_api extensions not passed on: \"%V\"",
+                           &h[i].value);
+
+            ngx_str_set(&h[i].key, "Keep-Alive");
+            h[i].lowcase_key = (u_char *) "keep-alive";
+            h[i].hash = ngx_hash_key(h[i].lowcase_key, h[i].key.len);
+        }
+    }
 }
 
 

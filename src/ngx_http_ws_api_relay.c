@@ -33,6 +33,7 @@
 #include "ngx_http_ws_api_def.h"
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_metrics.h"
+#include "ngx_http_ws_api_validate.h"
 
 
 /* time for the close handshake after a violation */
@@ -79,6 +80,10 @@ typedef struct {
     unsigned                         inserted:1;  /* the close frame is in
                                                      the buffer */
     unsigned                         to_backend:1;
+
+    ngx_http_ws_api_validate_t      *gather;      /* payload validation of
+                                                     its text messages;
+                                                     NULL: none */
 } ngx_http_ws_api_stream_t;
 
 
@@ -126,6 +131,10 @@ static void ngx_http_ws_api_relay_finish(ngx_http_ws_api_stream_t *s,
     ngx_uint_t code, const char *reason);
 static void ngx_http_ws_api_relay_policy_timer(ngx_event_t *ev);
 static void ngx_http_ws_api_relay_watch(ngx_event_t *ev);
+static ngx_int_t ngx_http_ws_api_relay_validate(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_schemas_t *set);
+static void ngx_http_ws_api_relay_invalid(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_stream_t *s);
 
 
 /* this worker's live relays, and the timer that watches them */
@@ -284,6 +293,12 @@ ngx_http_ws_api_relay_hook(ngx_http_request_t *r, ngx_http_ws_api_ctx_t *ctx)
         ngx_http_ws_api_relay_limits(relay, ctx->limits);
     }
 
+    if (ctx->schemas
+        && ngx_http_ws_api_relay_validate(relay, ctx->schemas) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* the worker's list: deactivation and shutdown end its relays */
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_ws_api_module);
@@ -417,6 +432,19 @@ ngx_http_ws_api_relay_cleanup(void *data)
 
     ngx_http_ws_api_metrics_close(ctx, relay ? &relay->up.frame : NULL,
                                   relay ? &relay->down.frame : NULL);
+    if (relay) {
+        if (relay->up.gather) {
+            ngx_http_ws_api_validate_free(relay->up.gather);
+        }
+
+        if (relay->down.gather) {
+            ngx_http_ws_api_validate_free(relay->down.gather);
+        }
+    }
+
+    if (ctx->schemas) {
+        ngx_http_ws_api_schemas_release(ctx->schemas);
+    }
 
     if (ctx->conns) {
         /* however the connection ended: counted once, released once */
@@ -615,7 +643,26 @@ ngx_http_ws_api_relay_recv(ngx_connection_t *c, u_char *buf, size_t size)
         return NGX_AGAIN;
     }
 
-    n = s->recv(c, buf, size);
+    if (s->gather) {
+        n = ngx_http_ws_api_validate_recv(s->gather, c, s->recv, buf, size);
+
+        if (s->gather->gathering && relay->limits) {
+            /* a message coming is not idle (idleTimeout) */
+            s->frame.data_at = ngx_current_msec;
+        }
+
+        if (n == NGX_AGAIN && s->gather->error) {
+            /* a message refused, nothing of it to relay: now */
+            ngx_http_ws_api_relay_parse(relay, s);
+
+            if (c->read->ready) {
+                ngx_post_event(c->read, &ngx_posted_events);
+            }
+        }
+
+    } else {
+        n = s->recv(c, buf, size);
+    }
 
     if (n == 0 || n == NGX_ERROR) {
 
@@ -659,6 +706,10 @@ ngx_http_ws_api_relay_parse(ngx_http_ws_api_relay_t *relay,
     end = s->sent + (b->last - b->pos);
 
     if (s->frame.offset >= end) {
+        if (s->gather) {
+            ngx_http_ws_api_relay_invalid(relay, s);
+        }
+
         return;
     }
 
@@ -674,7 +725,100 @@ ngx_http_ws_api_relay_parse(ngx_http_ws_api_relay_t *relay,
 
     if (rc == NGX_HTTP_WS_API_FRAME_ERROR) {
         ngx_http_ws_api_relay_violation(relay, s);
+        return;
     }
+
+    if (s->gather) {
+        ngx_http_ws_api_relay_invalid(relay, s);
+    }
+}
+
+
+/*
+ * Payload validation (SPEC 4.3): the streams of the origins that have
+ * schemas read through the filter of ngx_http_ws_api_validate.c, which
+ * gathers and checks their text messages; the relay's own parser checks
+ * the filtered stream, that never holds a text frame back.
+ */
+
+static ngx_int_t
+ngx_http_ws_api_relay_validate(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_schemas_t *set)
+{
+    size_t                     n;
+    uint64_t                   max;
+    ngx_uint_t                 i;
+    ngx_http_ws_api_stream_t  *s;
+
+    for (i = 0; i < 2; i++) {
+
+        if (!ngx_http_ws_api_schemas_has(set, i)) {
+            continue;
+        }
+
+        s = (i == NGX_HTTP_WS_API_FROM_CLIENT) ? &relay->up : &relay->down;
+
+        max = relay->limits ? relay->limits->max_message[i] : 0;
+
+        if (max == 0) {
+            max = NGX_HTTP_WS_API_VALIDATE_MAX;
+        }
+
+        s->frame.hold = 0;
+
+        s->gather = ngx_http_ws_api_validate_create(set, i, &s->frame, max,
+                                                    s->src->log);
+        if (s->gather == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* what came with the handshake */
+
+        n = ngx_http_ws_api_validate_filter(s->gather, s->buf->pos,
+                                            s->buf->last - s->buf->pos);
+        s->buf->last = s->buf->pos + n;
+
+        if (ngx_http_ws_api_validate_pending(s->gather)) {
+            s->src->read->ready = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The filter refused a message: once what it let go before it is parsed,
+ * the relay ends as on any violation, nothing of the message sent
+ */
+
+static void
+ngx_http_ws_api_relay_invalid(ngx_http_ws_api_relay_t *relay,
+    ngx_http_ws_api_stream_t *s)
+{
+    ngx_buf_t  *b;
+
+    if (s->gather == NULL || s->gather->error == 0
+        || s->state != NGX_HTTP_WS_API_RELAYING
+        || s->frame.error)
+    {
+        return;
+    }
+
+    b = s->buf;
+
+    if (s->frame.offset != s->sent + (b->last - b->pos)
+        || s->frame.hlen || s->frame.payload)
+    {
+        return;
+    }
+
+    s->frame.error = s->gather->error;
+    s->frame.reason = s->gather->reason;
+    s->frame.commit = s->frame.offset;
+    s->frame.boundary = s->frame.offset;
+
+    ngx_http_ws_api_relay_violation(relay, s);
 }
 
 

@@ -17,7 +17,8 @@
  *       -c CONNS -w WINDOW -s SIZE --text|--binary -d SECS [--warmup SECS]
  *       CONNS connections each keep WINDOW messages in flight; every
  *       payload starts with its send time (CLOCK_MONOTONIC, nanoseconds:
- *       16 hex digits for text, 8 bytes little-endian for binary).  With
+ *       16 hex digits for text, 8 bytes little-endian for binary; with
+ *       --json-text, a text that is the JSON array ["STAMP","abc..."]).  With
  *       --rate R, messages go out at R per second in all (each connection
  *       still within its window): the proxies' CPU at the same load.
  *
@@ -157,6 +158,7 @@ typedef struct {
     wb_buf_t                out;
     wb_frame_t              f;
     unsigned                stamp_len;
+    size_t                  seen;         /* payload bytes of the message */
     unsigned char           stamp[16];
     unsigned char           last;         /* last payload byte seen */
     unsigned                ctl_len;
@@ -185,6 +187,7 @@ typedef struct {
     long                    window;
     size_t                  size;
     int                     binary;
+    int                     json_text;    /* text that is a JSON array */
     int                     type_set;
     double                  secs;
     double                  warmup;
@@ -271,6 +274,7 @@ static wb_conn_t       *wb_conns;
 static wb_hist_t        wb_hist;
 static unsigned char   *wb_tmpl;              /* payload without the stamp */
 static unsigned         wb_stamp_size;
+static unsigned         wb_stamp_off;          /* 2 for --json-text */
 static char            *wb_request;
 static size_t           wb_request_len;
 static char             wb_first_error[256];
@@ -346,8 +350,9 @@ wb_usage(void)
         "usage: ws-bench echo --listen ADDR:PORT\n"
         "       ws-bench throughput --url ws://HOST:PORT/PATH?QUERY "
         "[-H 'Name: value']...\n"
-        "                -c CONNS -w WINDOW -s SIZE --text|--binary "
-        "-d SECS [--warmup SECS] [--rate MSGS/S]\n"
+        "                -c CONNS -w WINDOW -s SIZE "
+        "--text|--binary|--json-text -d SECS [--warmup SECS] "
+        "[--rate MSGS/S]\n"
         "       ws-bench handshake --url URL [-H ...] -c CONCURRENCY "
         "-n TOTAL | -d SECS\n"
         "       ws-bench idle --url URL [-H ...] -c N --hold SECS "
@@ -1932,6 +1937,7 @@ wb_conn_frames(wb_conn_t *c, unsigned char *p, size_t n)
                 }
 
                 c->stamp_len = 0;
+                c->seen = 0;
             }
 
             if (f->remain > 0) {
@@ -1947,11 +1953,21 @@ wb_conn_frames(wb_conn_t *c, unsigned char *p, size_t n)
                 c->ctl_len += m;
 
             } else if (c->stamp_len < wb_stamp_size) {
-                k = m < wb_stamp_size - c->stamp_len
-                    ? (int) m : (int) (wb_stamp_size - c->stamp_len);
-                memcpy(c->stamp + c->stamp_len, p, k);
-                c->stamp_len += k;
+                /* the stamp's bytes among the m at payload offset seen */
+                size_t  lo, hi;
+
+                lo = c->seen > wb_stamp_off ? c->seen : wb_stamp_off;
+                hi = c->seen + m < wb_stamp_off + wb_stamp_size
+                     ? c->seen + m : wb_stamp_off + wb_stamp_size;
+
+                if (lo < hi) {
+                    memcpy(c->stamp + lo - wb_stamp_off, p + lo - c->seen,
+                           hi - lo);
+                    c->stamp_len = hi - wb_stamp_off;
+                }
             }
+
+            c->seen += m;
 
             if (m > 0) {
                 c->last = p[m - 1];
@@ -2125,9 +2141,13 @@ wb_conn_send_msg(wb_conn_t *c)
         }
     }
 
-    wb_mask_copy(d + hl + 4, stamp, wb_stamp_size, d + hl, 0);
-    wb_mask_copy(d + hl + 4 + wb_stamp_size, wb_tmpl + wb_stamp_size,
-                 size - wb_stamp_size, d + hl, wb_stamp_size);
+    wb_mask_copy(d + hl + 4, wb_tmpl, wb_stamp_off, d + hl, 0);
+    wb_mask_copy(d + hl + 4 + wb_stamp_off, stamp, wb_stamp_size, d + hl,
+                 wb_stamp_off);
+    wb_mask_copy(d + hl + 4 + wb_stamp_off + wb_stamp_size,
+                 wb_tmpl + wb_stamp_off + wb_stamp_size,
+                 size - wb_stamp_off - wb_stamp_size, d + hl,
+                 wb_stamp_off + wb_stamp_size);
 
     c->out.len += hl + 4 + size;
     c->inflight++;
@@ -2509,6 +2529,11 @@ wb_client_main(wb_mode_e mode, int argc, char **argv)
             wb_o.binary = 1;
             wb_o.type_set = 1;
 
+        } else if (strcmp(argv[i], "--json-text") == 0) {
+            wb_o.binary = 0;
+            wb_o.json_text = 1;
+            wb_o.type_set = 1;
+
         } else if (strcmp(argv[i], "--cpu-pid") == 0) {
             if (wb_o.ncpu_pids == WB_MAX_PIDS) {
                 wb_die("too many --cpu-pid");
@@ -2551,10 +2576,12 @@ wb_client_main(wb_mode_e mode, int argc, char **argv)
         }
 
         wb_stamp_size = wb_o.binary ? 8 : 16;
+        wb_stamp_off = wb_o.json_text ? 2 : 0;
 
-        if (wb_o.size < wb_stamp_size) {
+        if (wb_o.size < wb_stamp_size + (wb_o.json_text ? 7 : 0)) {
             wb_die("-s must be at least %u for %s messages (the timestamp)",
-                   wb_stamp_size, wb_o.binary ? "binary" : "text");
+                   wb_stamp_size + (wb_o.json_text ? 7 : 0),
+                   wb_o.binary ? "binary" : "text");
         }
 
         break;
@@ -2606,6 +2633,13 @@ wb_client_main(wb_mode_e mode, int argc, char **argv)
     for (j = 0; j < wb_o.size; j++) {
         wb_tmpl[j] = wb_o.binary ? (unsigned char) (j * 7 + 3)
                                  : (unsigned char) ('a' + j % 26);
+    }
+
+    if (wb_o.json_text && wb_o.size >= 23) {
+        /* ["STAMP","abc..."]: the stamp a string at offset 2 */
+        memcpy(wb_tmpl, "[\"", 2);
+        memcpy(wb_tmpl + 18, "\",\"", 3);
+        memcpy(wb_tmpl + wb_o.size - 2, "\"]", 2);
     }
 
     wb_conns = calloc(wb_o.conns, sizeof(wb_conn_t));

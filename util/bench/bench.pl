@@ -381,11 +381,23 @@ my %POLICIES = (
 
 # the APIs of the gateway runs: each declares the 5 parameters and the
 # client and server messages of its own type; p-bench-* carry every policy
-for my $type (qw(text binary p-text p-binary)) {
-    my $def = api_definition("bench-$type", $type =~ s/^p-//r);
+# (SPEC 4.3): bench-json declares text messages without schemas,
+# s-bench-json the same with a schema for each origin (JSON arrays of
+# ws-bench --json-text)
+my $SCHEMA = { type => 'array', minItems => 2,
+               items => [ { type => 'string', minLength => 16, maxLength => 16 },
+                          { type => 'string' } ] };
+
+for my $type (qw(text binary p-text p-binary json s-json)) {
+    my $def = api_definition("bench-$type", $type =~ /json/ ? 'text'
+                                            : $type =~ s/^p-//r);
     if ($type =~ /^p-/) {
         $def->{apiName} = "p-bench-" . ($type =~ s/^p-//r);
         $def->{policies} = \%POLICIES;
+    }
+    if ($type eq 's-json') {
+        $def->{apiName} = 's-bench-json';
+        $_->{schema} = $SCHEMA for @{ $def->{messages} };
     }
     my $r = admin(POST => 'apis', $def);
     die "bench: creating $def->{apiName}: $r->{status} $r->{content}\n"
@@ -464,6 +476,7 @@ my %PROXY = (
     'policies'   => { port => $gw_port, prefix => '/gateway/p-', pid => \&nginx_worker },
     'plain'      => { port => $gw_port, prefix => '/plain/', pid => \&nginx_worker },
     'plain-b'    => { port => $gw_port, prefix => '/plain/', pid => \&nginx_worker },
+    'schema'     => { port => $gw_port, prefix => '/gateway/s-', pid => \&nginx_worker },
     'gateway-4k' => { port => $gw_port, prefix => '/gateway4k/', pid => \&nginx_worker },
     'plain-4k'   => { port => $gw_port, prefix => '/plain4k/', pid => \&nginx_worker },
     'haproxy'    => { port => $hap_port, prefix => '/gateway/', pid => sub { $hap } },
@@ -485,6 +498,11 @@ my @WORKLOADS = (
       proxies => [@MAIN, 'gateway-4k', 'plain-4k'] },
     { name => 'binary-16k', kind => 'tp', conns => 20, size => 16384, type => 'binary',
       proxies => [@MAIN, 'gateway-4k', 'plain-4k'] },
+    # payload validation: the same JSON messages, with and without schemas
+    { name => 'json-64', kind => 'tp', conns => 50, size => 64, type => 'json',
+      proxies => ['gateway', 'schema', 'plain'] },
+    { name => 'json-1k', kind => 'tp', conns => 50, size => 1024, type => 'json',
+      proxies => ['gateway', 'schema', 'plain'] },
     { name => 'handshake', kind => 'hs', type => 'text', proxies => [@MAIN] },
     { name => 'idle', kind => 'idle', type => 'text', proxies => ['gateway', 'plain'] },
 );
@@ -543,7 +561,8 @@ sub run_pair {
 
     if ($w->{kind} eq 'tp') {
         $r = run_tool('throughput', @common, '-c', $w->{conns}, '-w', $WINDOW,
-                      '-s', $w->{size}, "--$w->{type}",
+                      '-s', $w->{size},
+                      $w->{type} eq 'json' ? '--json-text' : "--$w->{type}",
                       '-d', $opt{secs} // $SECS, '--warmup', $opt{warmup} // $WARMUP,
                       $w->{rate} ? ('--rate', $w->{rate}) : (),
                       '--cpu-pid', $p->{pid}->(), '--aux-pid', $echo);

@@ -157,6 +157,24 @@ perl -MHTTP::Tiny -e '
         $r = $ua->put("http://127.0.0.1:$admin/rest/apigateway/apis/$id/activate",
                       { headers => { "X-User" => "admin" } });
         die "activate bench-$t: $r->{status} $r->{content}\n" unless $r->{status} == 200;
+    }
+    # payload validation (SPEC 4.3): the same JSON messages without schemas
+    # (version 1.0) and with a schema for each origin (version "schema")
+    my $schema = q{{"type":"array","minItems":2,"items":[{"type":"string",
+        "minLength":16,"maxLength":16},{"type":"string"}]}};
+    for my $v ("1.0", "schema") {
+        my $s = $v eq "schema" ? qq(,"schema":$schema) : "";
+        my $r = $ua->post("http://127.0.0.1:$admin/rest/apigateway/apis", {
+            headers => { "X-User" => "admin", "Content-Type" => "application/json" },
+            content => qq({"apiName":"bench-json","apiVersion":"$v",)
+                . qq("wsUrl":"ws://127.0.0.1:$echo/echo",)
+                . qq("parameters":$params,"messages":[{"origin":"client","type":"text"$s},)
+                . qq({"origin":"server","type":"text"$s}]}) });
+        die "create bench-json: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+        my ($id) = $r->{content} =~ /"id":"([^"]+)"/;
+        $r = $ua->put("http://127.0.0.1:$admin/rest/apigateway/apis/$id/activate",
+                      { headers => { "X-User" => "admin" } });
+        die "activate bench-json: $r->{status} $r->{content}\n" unless $r->{status} == 200;
     }' "$ADMIN" "$ECHO"
 
 Q='sym=ACME&limit=100&live=true'
@@ -217,6 +235,12 @@ measure() {
         measure "$p-binary-16k" throughput --url "ws://127.0.0.1:$GW/$L/bench-binary/$V?$Q" \
             "${H[@]}" -c 20 -w 16 -s 16384 --binary --rate 2000 -d 3 --warmup 0
     done
+    for v in 1.0 schema; do
+        measure "json-$v-64" throughput --url "ws://127.0.0.1:$GW/gateway/bench-json/$v?$Q" \
+            "${H[@]}" -c 50 -w 16 -s 64 --json-text --rate 1000 -d 3 --warmup 0
+        measure "json-$v-1k" throughput --url "ws://127.0.0.1:$GW/gateway/bench-json/$v?$Q" \
+            "${H[@]}" -c 50 -w 16 -s 1024 --json-text --rate 200 -d 3 --warmup 0
+    done
 } > "$TMP/counts"
 
 cp "$TMP/counts" "$OUT/callgrind/counts.txt"
@@ -253,6 +277,18 @@ perl -e '
             $per{gateway}{$w}, $per{gateway}{$w} / $per{plain}{$w},
             $per{gateway}{$w} - $per{plain}{$w}, $per{policies}{$w},
             $per{policies}{$w} - $per{gateway}{$w};
+    }
+    print "\npayload validation (SPEC 4.3): JSON messages, a schema for each origin\n";
+    printf "%-11s %12s %12s %9s %10s\n", "per", "no schema Ir", "schema Ir", "ratio",
+        "extra Ir";
+    for my $w (qw(64 1k)) {
+        my %v;
+        for my $s (qw(1.0 schema)) {
+            my ($m, $i) = @{ $c{"json-$s-$w"} };
+            $v{$s} = ($i - 50 * $per{gateway}{handshake}) / $m;
+        }
+        printf "%-11s %12.0f %12.0f %9.2f %10.0f\n", "json-$w", $v{"1.0"}, $v{schema},
+            $v{schema} / $v{"1.0"}, $v{schema} - $v{"1.0"};
     }
 ' "$TMP/counts" > "$TMP/table"
 
