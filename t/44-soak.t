@@ -12,7 +12,8 @@
 # second, every connection ends with a clean close handshake, and the
 # changes apply to new connections.  The soak runs with
 # ws_api_shutdown_close off, so that the old workers keep their
-# connections across the reloads.
+# connections across the reloads; t/45-soak-going-away.t puts the same
+# load through a reload and a quit with it on.
 #
 # The client is t/lib/soak_client.py (asyncio, one process for every
 # connection).  WSAPI_SOAK_CONNECTIONS and WSAPI_SOAK_SECONDS change the
@@ -49,7 +50,7 @@ my $SECS = $ENV{WSAPI_SOAK_SECONDS} // 60;
 }
 
 # the connections live through both reloads: the old workers keep them
-# (t/52 tests the default, 1001 "server going away" on reload)
+# (t/45 and t/52 test the default, 1001 "server going away" on reload)
 my $gw = gateway(main => 'worker_processes 2;',
                  http => 'ws_api_shutdown_close off;');
 my $nginx = $gw->nginx;

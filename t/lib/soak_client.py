@@ -20,6 +20,16 @@ to it byte for byte, and its data must match its own sha1 (corruption).
 "sent", "received", "lost", "errors"}, and a per-second count of echoes
 received ("per_second") is in the final figures, so that a stall shows.
 
+With --going-away (t/45-soak-going-away.t), a close frame 1001 "server
+going away" from the gateway is what an exiting worker sends: the client
+answers it with its own close frame, waits for the end of the stream, drops
+the messages it still had in flight (counted) and reconnects after a random
+delay of up to --reconnect-delay seconds, as the README tells a client to,
+unless the file --final-file exists, in which case the connection ends
+there.  The time each 1001 arrived is kept ("away_times", seconds since the
+epoch), so that the test can compare it with its signal.  A connection that
+ends without a close frame (1006) is "lost", as always.
+
 Exit status 0 when the run completed (whatever the figures say).
 """
 
@@ -43,6 +53,8 @@ STATS = {
     "corrupt": 0, "out_of_order": 0, "mismatch": 0, "lost": [],
     "closed_ok": 0, "close_problems": [], "errors": [], "max_latency_ms": 0.0,
     "pings": 0, "pongs": 0,
+    "going_away": 0, "away_times": [], "away_problems": [], "away_dropped": 0,
+    "away_partial": 0, "reconnected": 0,
 }
 PER_SECOND = collections.Counter()
 _R = random.Random(42)
@@ -81,6 +93,7 @@ class Conn:
         self.writer = None
         self.closing = False
         self.done = False
+        self.went_away = False
         self.rng = random.Random(i * 7919 + 1)
 
     def fail(self, why):
@@ -89,7 +102,7 @@ class Conn:
             STATS["lost"].append({"conn": self.i, "why": why, "t": round(time.time() - T0, 3),
                                   "inflight": len(self.inflight)})
 
-    async def connect(self):
+    async def connect(self, again=False):
         key = base64.b64encode(os.urandom(16)).decode()
         for attempt in range(3):
             try:
@@ -114,8 +127,11 @@ class Conn:
         if status != b"101":
             STATS["refused"].append("%d: status %s" % (self.i, status.decode()))
             return False
-        STATS["established"] += 1
-        STATS["open"] += 1
+        if again:
+            STATS["reconnected"] += 1
+        else:
+            STATS["established"] += 1
+            STATS["open"] += 1
         return True
 
     async def read_frame(self):
@@ -150,7 +166,7 @@ class Conn:
         return opcode, head + data
 
     async def sender(self):
-        while not STOP.is_set() and not self.done:
+        while not STOP.is_set() and not self.done and not self.went_away:
             if len(self.inflight) >= ARGS.window:
                 await asyncio.sleep(0.05)
                 continue
@@ -168,12 +184,13 @@ class Conn:
                 STATS["pings"] += 1
             try:
                 self.writer.write(out)
+                STATS["sent"] += 1
+                STATS["bytes_sent"] += len(payload)
                 await self.writer.drain()
             except Exception as e:
-                self.fail("write: %r" % (e,))
+                if not self.went_away:
+                    self.fail("write: %r" % (e,))
                 return
-            STATS["sent"] += 1
-            STATS["bytes_sent"] += len(payload)
             await asyncio.sleep(ARGS.interval * (0.5 + self.rng.random()))
 
     def check(self, opcode, payload):
@@ -206,7 +223,7 @@ class Conn:
             STATS["max_latency_ms"] = round(lat, 1)
 
     async def receiver(self):
-        msg_op, parts = None, []
+        msg_op, parts, fin_seen = None, [], True
         while True:
             try:
                 fin, op, payload = await self.read_frame()
@@ -216,6 +233,9 @@ class Conn:
                 return
             if op == 8:
                 code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
+                if ARGS.going_away and code == 1001 and not self.closing:
+                    await self.going_away(payload, msg_op is not None and not fin_seen)
+                    return
                 if self.closing:
                     if code == 1000:
                         STATS["closed_ok"] += 1
@@ -234,13 +254,56 @@ class Conn:
                 msg_op, parts = op, [payload]
             elif op == 0:
                 parts.append(payload)
+            fin_seen = bool(fin)
             if fin:
                 self.check(msg_op, b"".join(parts))
 
+    async def going_away(self, payload, partial):
+        """1001 from the gateway: the close handshake, then the stream's end."""
+        STATS["going_away"] += 1
+        STATS["away_times"].append(round(time.time(), 4))
+        if payload[2:] != b"server going away":
+            STATS["away_problems"].append("%d: reason %r" % (self.i, payload[2:60]))
+        if partial:
+            STATS["away_partial"] += 1
+        self.went_away = True
+        STATS["away_dropped"] += len(self.inflight)
+        self.inflight.clear()
+        try:
+            self.writer.write(frame(8, payload[:2]))
+            await self.writer.drain()
+            rest = await asyncio.wait_for(self.reader.read(), 15)
+            if rest:
+                STATS["away_problems"].append("%d: %d bytes after the close frame"
+                                              % (self.i, len(rest)))
+        except Exception as e:
+            STATS["away_problems"].append("%d: close handshake: %r" % (self.i, e))
+        try:
+            self.writer.close()
+        except Exception:
+            pass
+
     async def run(self):
-        recv = asyncio.ensure_future(self.receiver())
-        send = asyncio.ensure_future(self.sender())
-        await STOP.wait()
+        while True:
+            recv = asyncio.ensure_future(self.receiver())
+            send = asyncio.ensure_future(self.sender())
+            stop = asyncio.ensure_future(STOP.wait())
+            await asyncio.wait([recv, stop], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not self.went_away:
+                break
+            send.cancel()
+            await asyncio.gather(recv, send, return_exceptions=True)
+            if ARGS.final_file and os.path.exists(ARGS.final_file) or STOP.is_set():
+                self.done = True
+                STATS["open"] -= 1
+                return
+            await asyncio.sleep(self.rng.random() * ARGS.reconnect_delay)
+            self.went_away = False
+            if not await self.connect(again=True):
+                self.fail("reconnection refused")
+                STATS["open"] -= 1
+                return
         await send
         if self.done:
             recv.cancel()
@@ -327,5 +390,8 @@ if __name__ == "__main__":
     p.add_argument("--out", required=True)
     p.add_argument("--status")
     p.add_argument("--stop-file")
+    p.add_argument("--going-away", action="store_true")
+    p.add_argument("--final-file")
+    p.add_argument("--reconnect-delay", type=float, default=1.0)
     ARGS = p.parse_args()
     asyncio.run(main())
