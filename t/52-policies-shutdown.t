@@ -3,7 +3,9 @@
 # SPEC 7, ws_api_shutdown_close: a worker that exits (nginx -s reload,
 # nginx -s quit) sends 1001 "server going away" to both sides of each
 # WebSocket connection and exits; no connection ends without a close frame
-# (1006).  With "ws_api_shutdown_close off" the old worker keeps them.
+# (1006); a worker_shutdown_timeout shorter than the close handshake cuts
+# only the wait for clients that do not answer.  With
+# "ws_api_shutdown_close off" the old worker keeps them.
 
 use strict;
 use warnings;
@@ -80,6 +82,37 @@ $gw->define(apiName => 'echo');
     all_going_away($gw, 'quit', $t0, @ws);
     ok(poll_until($t, sub { !WsApi::Test::_alive($gw->nginx->pid) }),
    "nginx exited");
+}
+
+# worker_shutdown_timeout shorter than the close handshake's 5 s: the
+# clients, which do not answer the close, still get 1001 first, and the
+# old worker is gone at the timeout, without an alert
+
+{
+    my $gw3 = gateway(main => "worker_processes 1;\nworker_shutdown_timeout 1s;");
+    $gw3->define(apiName => 'echo');
+    my $mark = $gw3->nginx->log_mark;
+    my @ws = map { $gw3->connect("/gateway/echo/1.0/cut$_") } 1 .. 3;
+    $_->send_text('up') for @ws;
+    is(scalar(grep { ($_->read_message($t) // {})->{payload} eq 'up' } @ws), 3,
+       'shutdown timeout: 3 connections relay');
+    my @old = $gw3->nginx->worker_pids;
+    my $t0 = Time::HiRes::time();
+    ok($gw3->nginx->reload, 'shutdown timeout: reloaded');
+    my $ok = 0;
+    for my $ws (@ws) {
+        my $f = $ws->read_frame($t);
+        $f = $ws->read_frame($t) while $f && $f->{opcode} != 8;
+        $ok++ if $f && unpack('n', $f->{payload}) == 1001;
+    }
+    is($ok, 3, 'shutdown timeout: every client got 1001 first');
+    my $gone = poll_until($t, sub { !grep { kill 0, $_ } @old });
+    my $dt = Time::HiRes::time() - $t0;
+    ok($gone && $dt < 4, sprintf('shutdown timeout: the old worker exited at the timeout '
+                                 . '(%.2f s after the signal), not after the 5 s close handshake',
+                                 $dt));
+    my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $gw3->nginx->error_log(from => $mark);
+    is(scalar @bad, 0, 'shutdown timeout: no alert') or diag(join "\n", @bad);
 }
 
 my $gw2 = gateway(http => 'ws_api_shutdown_close off;');
