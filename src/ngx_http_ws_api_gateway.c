@@ -198,6 +198,7 @@ ngx_http_ws_api_gateway_handler(ngx_http_request_t *r)
             ctx = ngx_http_get_module_ctx(r, ngx_http_ws_api_module);
             ctx->app_id = ident.app_id;
             ctx->app_name = ident.app_name;
+            ctx->app_key = ident.key_hash;
         }
     }
 

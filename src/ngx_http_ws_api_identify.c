@@ -259,6 +259,15 @@ ngx_http_ws_api_identify_key(ngx_http_request_t *r,
         return NGX_HTTP_WS_API_REFUSE_CREDENTIALS;
     }
 
+    /* kept, so that the key's revocation ends the connection */
+
+    ident->key_hash = ngx_pnalloc(r->pool, sizeof(hash));
+    if (ident->key_hash == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ident->key_hash, hash, sizeof(hash));
+
     return ngx_http_ws_api_identify_app(r, app, api_id, ident);
 }
 
@@ -333,6 +342,38 @@ ngx_http_ws_api_identify_app(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+const char *
+ngx_http_ws_api_identify_revoked(ngx_http_ws_api_cache_t *cache,
+    ngx_str_t *api_id, ngx_str_t *app_id, u_char *key_hash)
+{
+    ngx_http_ws_api_app_t   *app;
+    ngx_http_ws_api_apps_t  *apps;
+
+    apps = cache->sh->apps;
+
+    if (apps == NULL) {
+        /* no table loaded (yet): nothing to decide on */
+        return NULL;
+    }
+
+    app = ngx_http_ws_api_app_by_id(apps, app_id->data, app_id->len);
+
+    if (app == NULL) {
+        return "application deleted";
+    }
+
+    if (!ngx_http_ws_api_app_registered(app, api_id)) {
+        return "application not registered for this API";
+    }
+
+    if (key_hash && ngx_http_ws_api_app_by_key(apps, key_hash) != app) {
+        return "API key revoked";
+    }
+
+    return NULL;
 }
 
 

@@ -33,6 +33,9 @@
 typedef struct {
     ngx_str_t                      app_id;     /* in the request's pool */
     ngx_str_t                      app_name;
+    u_char                        *key_hash;   /* SHA-256 of the API key
+                                                  it came with, NULL: a
+                                                  JWT; in the pool */
     const char                    *detail;     /* why refused */
     unsigned                       bearer:1;   /* a JWT was refused */
 } ngx_http_ws_api_ident_t;
@@ -47,6 +50,14 @@ typedef struct {
 ngx_int_t ngx_http_ws_api_identify(ngx_http_request_t *r,
     ngx_http_ws_api_policy_t *pol, ngx_http_ws_api_cache_t *cache,
     ngx_str_t *api_id, ngx_http_ws_api_ident_t *ident);
+
+/*
+ * With the zone locked: whether the application a live connection of the
+ * API api_id was identified as (and the key it came with, if any) is
+ * still allowed to use it.  Returns NULL, or the close reason.
+ */
+const char *ngx_http_ws_api_identify_revoked(ngx_http_ws_api_cache_t *cache,
+    ngx_str_t *api_id, ngx_str_t *app_id, u_char *key_hash);
 
 /* the worker exits: its compiled JWT key sets go */
 void ngx_http_ws_api_identify_exit(void);

@@ -84,6 +84,8 @@ typedef struct {
     ngx_http_ws_api_metrics_conn_t  metrics;
     ngx_str_t                   app_id;      /* $ws_api_application_id */
     ngx_str_t                   app_name;    /* $ws_api_application */
+    u_char                     *app_key;     /* SHA-256 of its API key,
+                                                NULL: none or a JWT */
     void                       *schemas;     /* ngx_http_ws_api_schemas_t,
                                                 NULL: none (SPEC 4.3) */
 } ngx_http_ws_api_ctx_t;

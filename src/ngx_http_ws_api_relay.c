@@ -34,6 +34,7 @@
 #include "ngx_http_ws_api_cache.h"
 #include "ngx_http_ws_api_metrics.h"
 #include "ngx_http_ws_api_validate.h"
+#include "ngx_http_ws_api_identify.h"
 
 
 /* time for the close handshake after a violation */
@@ -875,8 +876,9 @@ ngx_http_ws_api_relay_violation(ngx_http_ws_api_relay_t *relay,
 
 /*
  * Ends a live connection from the gateway's side: a close frame of code
- * and reason to both peers, each at its stream's next frame boundary.
- * One way for deactivation, idleTimeout, maxConnectionAge and shutdown.
+ * and reason to the client, 1001 and the reason to the backend, each at
+ * its stream's next frame boundary.  One way for deactivation,
+ * idleTimeout, maxConnectionAge, shutdown and revoked credentials.
  */
 
 void
@@ -907,7 +909,8 @@ ngx_http_ws_api_relay_end(ngx_http_ws_api_relay_t *relay, ngx_uint_t code,
 
     r->lingering_close = 1;
 
-    ngx_http_ws_api_relay_finish(&relay->up, code, reason);
+    ngx_http_ws_api_relay_finish(&relay->up, NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
+                                 reason);
     ngx_http_ws_api_relay_finish(&relay->down, code, reason);
 
     if (!relay->timer.timer_set) {
@@ -1054,7 +1057,9 @@ ngx_http_ws_api_relay_policy_timer(ngx_event_t *ev)
 /*
  * Every 250 ms while the worker has live relays: those of an API that is
  * gone or inactive now (looked up only when the zone changed), or all of
- * them when the worker is exiting, are ended with 1001.
+ * them when the worker is exiting, are ended with 1001; those of an
+ * application deleted, no longer registered for the API, or whose API
+ * key is deleted, with 1008 to the client.
  */
 
 static void
@@ -1062,6 +1067,7 @@ ngx_http_ws_api_relay_watch(ngx_event_t *ev)
 {
     ngx_str_t                 id;
     ngx_uint_t                rev, generation;
+    const char               *revoked;
     ngx_queue_t              *q, *next;
     ngx_http_ws_api_entry_t  *e;
     ngx_http_ws_api_cache_t  *cache;
@@ -1124,16 +1130,29 @@ ngx_http_ws_api_relay_watch(ngx_event_t *ev)
         relay = ngx_queue_data(q, ngx_http_ws_api_relay_t, queue);
 
         id = relay->ctx->id;
+        revoked = NULL;
 
         ngx_http_ws_api_cache_lock(cache);
+
         e = ngx_http_ws_api_cache_find_id(cache, &id);
         rev = (e != NULL && e->active);
+
+        if (rev && relay->ctx->app_id.len) {
+            revoked = ngx_http_ws_api_identify_revoked(cache, &id,
+                                                       &relay->ctx->app_id,
+                                                       relay->ctx->app_key);
+        }
+
         ngx_http_ws_api_cache_unlock(cache);
 
         if (!rev) {
             ngx_http_ws_api_relay_end(relay,
                                       NGX_HTTP_WS_API_CLOSE_GOING_AWAY,
                                       "API deactivated");
+
+        } else if (revoked) {
+            ngx_http_ws_api_relay_end(relay, NGX_HTTP_WS_API_CLOSE_POLICY,
+                                      revoked);
         }
     }
 

@@ -23,9 +23,11 @@ ngx_int_t ngx_http_ws_api_relay_init(ngx_conf_t *cf);
 void ngx_http_ws_api_relay_cleanup(void *data);
 
 /*
- * Ends a live connection: a close frame of code and reason to both peers
- * at a frame boundary (idleTimeout, maxConnectionAge, deactivation,
- * shutdown); the relay keeps them as end_code and end_reason
+ * Ends a live connection: a close frame of code and reason to the client
+ * and 1001 with the reason to the backend, each at a frame boundary
+ * (idleTimeout, maxConnectionAge, deactivation, shutdown: 1001;
+ * revoked credentials: 1008); the relay keeps them as end_code and
+ * end_reason
  */
 void ngx_http_ws_api_relay_end(ngx_http_ws_api_relay_t *relay,
     ngx_uint_t code, const char *reason);

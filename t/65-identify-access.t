@@ -9,8 +9,9 @@
 # for no or bad credentials, 403 application_not_registered;
 # allowAnonymous; $ws_api_application and $ws_api_application_id; a key
 # revoked or an application deleted stops new handshakes on a second
-# nginx sharing the Redis within one second, while a live connection
-# stays; JWT edge cases (alg none, wrong alg for the key, tampered,
+# nginx sharing the Redis within one second, and closes its live
+# connections there with 1008 (1001 to the backend); an application no
+# longer registered for an API loses its connections to it; JWT edge cases (alg none, wrong alg for the key, tampered,
 # expired, not yet valid, wrong audience, wrong issuer).
 
 use strict;
@@ -313,6 +314,50 @@ poll_until($t, sub {
 }
 
 ###############################################################################
+# live connections follow their credentials: 1008 to the client, 1001 to
+# the backend, within a second
+
+sub ended_1008 {
+    my ($ws, $path, $reason, $name, $t0) = @_;
+    my $f = $ws->read_frame($t);
+    $f = $ws->read_frame($t) while $f && $f->{opcode} != 8;
+    my $dt = Time::HiRes::time - $t0;
+    ok($f && unpack('n', $f->{payload}) == 1008 && substr($f->{payload}, 2) eq $reason,
+       sprintf('%s: the live connection gets 1008 "%s" (%.3f s after the change)',
+               $name, $reason, $dt))
+        or diag('got ' . ($f ? unpack('n', $f->{payload}) . ' ' . substr($f->{payload}, 2)
+                             : 'nothing'));
+    cmp_ok($dt, '<', 1.5 * ($ENV{WSAPI_TIMEOUT_SCALE} || 1), "$name: within a second");
+    $ws->close_handshake(1008, '', $t);
+    my @c = $gw->backend->wait_log(event => 'frame', path => "/stream/$path",
+                                   where => sub { $_[0]{opcode} == 8 });
+    my $p = @c ? pack('H*', $c[0]{hex}) : '';
+    ok(length $p >= 2 && unpack('n', $p) == 1001 && substr($p, 2) eq $reason,
+       "$name: the backend gets 1001 \"$reason\"");
+}
+
+{
+    $r = admin(POST => 'applications', { name => 'moving', apiIds => [ $keyed->{id}, $open->{id} ] });
+    my ($C, $keyC) = ($r->{json}{id}, $r->{json}{apiKey});
+    my $ws;
+    ok(poll_until($t, sub {
+        $ws = $gw->connect('/gateway/keyed/1.0/unreg', headers => { 'x-Gateway-APIKey' => $keyC });
+        $ws->status == 101 or do { $ws->disconnect; 0 }
+    }), 'an application registered for the API connects');
+    my $anon_ws = $gw->connect('/gateway/anon/1.0/unreg-anon');
+    is($anon_ws->status, 101, 'an anonymous client of another API connects');
+    my $t0 = Time::HiRes::time;
+    is(admin(PUT => "applications/$C", { name => 'moving', apiIds => [ $open->{id} ] })->{status},
+       200, 'the application is no longer registered for the API');
+    ended_1008($ws, 'unreg', 'application not registered for this API', 'unregistered', $t0);
+    $anon_ws->send_text('still');
+    is(($anon_ws->read_message($t) // {})->{payload}, 'still',
+       'a connection without an application is left alone');
+    $anon_ws->close_handshake(1000, '', $t);
+    admin(DELETE => "applications/$C");
+}
+
+###############################################################################
 # revocation across two nginx sharing the Redis
 
 {
@@ -335,6 +380,11 @@ poll_until($t, sub {
 
     my $live = $gw2->connect('/gateway/keyed/1.0/live', headers => { 'x-Gateway-APIKey' => $keyA });
     is($live->status, 101, 'a connection open with the old key');
+    my $live2 = $gw->connect('/gateway/keyed/1.0/live2', headers => { 'x-Gateway-APIKey' => $key2 });
+    is($live2->status, 101, 'one with the new key');
+    my $liveJ = $gw2->connect('/gateway/tokens/1.0/liveJ', headers => {
+        Authorization => 'Bearer ' . jwt(claims => { sub => $A }) });
+    is($liveJ->status, 101, 'one with a token of the application');
 
     my $t0 = Time::HiRes::time;
     is(admin(DELETE => "applications/$A/keys/$kid1")->{status}, 204, 'the old key deleted');
@@ -352,12 +402,18 @@ poll_until($t, sub {
     is($gw2->connect('/gateway/keyed/1.0/rot', headers => { 'x-Gateway-APIKey' => $key2 })->status, 101,
        'the new key still works');
 
-    $live->send_text('still here');
-    is(($live->read_message($t) // {})->{payload}, 'still here',
-       'a live connection of a revoked key stays open (documented)');
+    ended_1008($live, 'live', 'API key revoked', 'a revoked key, on the other nginx', $t0);
+    for ([$live2, 'the new key'], [$liveJ, 'the token']) {
+        $_->[0]->send_text('still here');
+        is(($_->[0]->read_message($t) // {})->{payload}, 'still here',
+           "a live connection with $_->[1] stays");
+    }
 
     $t0 = Time::HiRes::time;
     is(admin(DELETE => "applications/$A")->{status}, 204, 'the application deleted');
+    ended_1008($live2, 'live2', 'application deleted', 'a deleted application, key', $t0);
+    ended_1008($liveJ, 'liveJ', 'application deleted', 'a deleted application, token, on the other nginx',
+               $t0);
     ok(poll_until($t, sub {
         my $ok = 1;
         for my $g ($gw, $gw2) {
