@@ -26,7 +26,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use WsApi::Test;
 use WsApi::Api;
@@ -35,19 +34,8 @@ use WsApi::Hostile;
 sub true () { JSON::PP::true }
 
 my $t_start = time;
-my $N = $ENV{WSAPI_SOAK_CONNECTIONS} // 1000;
+my $N = soak_connections($ENV{WSAPI_SOAK_CONNECTIONS} // 1000);
 my $SECS = $ENV{WSAPI_SOAK_SECONDS} // 60;
-
-# every connection holds a descriptor in the client, two in nginx and one
-# in the backend: check that the limit allows it
-{
-    my $limit = POSIX::sysconf(POSIX::_SC_OPEN_MAX()) // 1024;
-    if ($limit < 2 * $N + 200) {
-        my $n = int(($limit - 200) / 2);
-        diag("RLIMIT_NOFILE is $limit: $n connections instead of $N");
-        $N = $n;
-    }
-}
 
 # the connections live through both reloads: the old workers keep them
 # (t/45 and t/52 test the default, 1001 "server going away" on reload)
@@ -64,33 +52,13 @@ my $api = $gw->define(
                   qw(client server) ],
 );
 
-my $dir = tmpdir() . '/soak';
-mkdir $dir;
-my %f = (out => "$dir/result.json", status => "$dir/status.json", log => "$dir/client.log");
-
-sub status {
-    open my $fh, '<', $f{status} or return {};
-    local $/;
-    return eval { json_decode(<$fh>) } // {};
-}
-
-# the harness's own spawn: the client dies with the test (PR_SET_PDEATHSIG)
-my $pid = WsApi::Test::_spawn(
-    [$ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/soak_client.py',
-     '--port', $gw->port, '--path', '/gateway/soak/1.0', '--query', '?client=soak',
-     '--connections', $N, '--duration', $SECS, '--interval', 1.0, '--window', 2,
-     '--out', $f{out}, '--status', $f{status}],
-    $f{log}, 'soak_client.py');
-END { kill 'TERM', $pid if $pid && kill 0, $pid }
-
 my $mark0 = $nginx->log_mark;
 
 # all connected
-ok(poll_until(timeout_scale(60), sub { defined status()->{connect_secs} }),
-   'the client has made its connections');
-my $st = status();
-is($st->{established}, $N, sprintf('%d of %d connections established in %.1f s',
-                                   $st->{established} // 0, $N, $st->{connect_secs} // -1));
+my $soak = start_soak($gw, name => 'soak', path => '/gateway/soak/1.0', connections => $N,
+                      args => ['--query', '?client=soak', '--duration', $SECS,
+                               '--interval', 1.0, '--window', 2]);
+sub status { $soak->status }
 my $run0 = time;
 
 # the faults, spread over the run; after each, the echoes keep coming
@@ -192,8 +160,7 @@ at(46);
 # the end: the client stops sending, waits for its echoes, closes
 ok(poll_until($SECS + timeout_scale(60), sub { (status()->{phase} // '') eq 'done' }),
    'the client has finished');
-waitpid($pid, 0);
-my $res = do { open my $fh, '<', $f{out}; local $/; eval { json_decode(<$fh> // '') } } // {};
+my $res = $soak->result;
 
 my @lost = @{ $res->{lost} || [] };
 is(scalar @lost, 0, 'no established connection was lost');

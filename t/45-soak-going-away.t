@@ -25,24 +25,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use WsApi::Test;
 use WsApi::Api;
 use WsApi::Hostile;
 
 my $t_start = time;
-my $N = $ENV{WSAPI_SOAK_CONNECTIONS} // 1000;
+my $N = soak_connections($ENV{WSAPI_SOAK_CONNECTIONS} // 1000);
 my $SECS = $ENV{WSAPI_SOAK_SECONDS} // 10;
-
-{
-    my $limit = POSIX::sysconf(POSIX::_SC_OPEN_MAX()) // 1024;
-    if ($limit < 2 * $N + 200) {
-        my $n = int(($limit - 200) / 2);
-        diag("RLIMIT_NOFILE is $limit: $n connections instead of $N");
-        $N = $n;
-    }
-}
 
 my $gw = gateway(main => 'worker_processes 2;');
 my $nginx = $gw->nginx;
@@ -54,33 +44,14 @@ $gw->define(
                   qw(client server) ],
 );
 
-my $dir = tmpdir() . '/soak-away';
-mkdir $dir;
-my %f = (out => "$dir/result.json", status => "$dir/status.json", log => "$dir/client.log",
-         final => "$dir/final", stop => "$dir/stop");
-
-sub status {
-    open my $fh, '<', $f{status} or return {};
-    local $/;
-    return eval { json_decode(<$fh>) } // {};
-}
-
-my $pid = WsApi::Test::_spawn(
-    [$ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/soak_client.py',
-     '--port', $gw->port, '--path', '/gateway/away/1.0',
-     '--connections', $N, '--duration', 3600, '--interval', 0.5, '--window', 2,
-     '--going-away', '--reconnect-delay', 1.0, '--final-file', $f{final},
-     '--stop-file', $f{stop}, '--out', $f{out}, '--status', $f{status}],
-    $f{log}, 'soak_client.py');
-END { kill 'TERM', $pid if $pid && kill 0, $pid }
-
 my $mark0 = $nginx->log_mark;
 
-ok(poll_until(timeout_scale(60), sub { defined status()->{connect_secs} }),
-   'the client has made its connections');
-my $st = status();
-is($st->{established}, $N, sprintf('%d of %d connections established in %.1f s',
-                                   $st->{established} // 0, $N, $st->{connect_secs} // -1));
+my $soak = start_soak($gw, name => 'soak-away', path => '/gateway/away/1.0', connections => $N,
+                      args => sub { ['--duration', 3600, '--interval', 0.5, '--window', 2,
+                                     '--going-away', '--reconnect-delay', 1.0,
+                                     '--final-file', $_[0]->file('final'),
+                                     '--stop-file', $_[0]->file('stop')] });
+sub status { $soak->status }
 
 sub flowing {
     my ($name) = @_;
@@ -130,8 +101,7 @@ push @figures, sprintf('reload: %d connections got 1001, the client had them all
 sleep $SECS;
 
 # quit: the clients do not come back this time
-open my $fh, '>', $f{final} or die "$f{final}: $!";
-close $fh;
+$soak->touch('final');
 my $t_quit = time;
 kill 'QUIT', $nginx->pid;
 all_went_away('quit', $t_quit, 2 * $N);
@@ -141,12 +111,10 @@ push @figures, sprintf('quit: %d connections got 1001, the client had them all %
                        . 'the signal, nginx gone after %.2f s', $N, $t_gone2 - $t_quit,
                        time - $t_quit);
 
-open $fh, '>', $f{stop} or die "$f{stop}: $!";
-close $fh;
+$soak->touch('stop');
 ok(poll_until(timeout_scale(30), sub { (status()->{phase} // '') eq 'done' }),
    'the client has finished');
-waitpid($pid, 0);
-my $res = do { open my $fh, '<', $f{out}; local $/; eval { json_decode(<$fh> // '') } } // {};
+my $res = $soak->result;
 
 # the times of the 1001s, against each signal
 my @away = sort { $a <=> $b } @{ $res->{away_times} || [] };

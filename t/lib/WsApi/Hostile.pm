@@ -23,6 +23,7 @@ use WsApi::Admin ();
 our @EXPORT = qw(
     redis_state json_error_ok clean_message crash_lines no_crash_since
     worker_rss in_child responsive revive stub_backend printable start_fake_redis
+    soak_connections start_soak
 );
 
 =head1 NAME
@@ -66,6 +67,21 @@ WsApi::Hostile - helpers for the hostile-input tests
                           ->rule($match, $action, $count), ->clear, ->inject($action),
                           ->drop, ->stats (decoded), ->log (entries), ->stop).  Stopped
                           at the end of the test.
+    soak_connections($n)  $n, or fewer when RLIMIT_NOFILE cannot hold them (each
+                          takes a descriptor in the client, two in nginx, one in
+                          the backend), with a diag saying so
+    start_soak($gw, name => $dir_name, path => $path, connections => $n,
+               args => [...])  t/lib/soak_client.py (t/44, t/45) against the
+                          gateway's port, its files in tmpdir()/$dir_name, the
+                          extra arguments after the others (or sub { [...] },
+                          given the soak, to name its files); waits until the
+                          connections are made and tests (TWO tests) that all $n
+                          are.  A WsApi::Hostile::Soak: ->status (the client's
+                          status file, decoded, {} while unreadable), ->file($name)
+                          (out, status, log, or any other name: a path in its
+                          directory), ->touch($name) (creates that file),
+                          ->result (waits for the client, its final figures).
+                          Killed at the end of the test.
 
 =cut
 
@@ -137,6 +153,43 @@ sub json_error_ok {
         Test::More::diag('  body: ' . printable($res->{body}));
     }
     return $e;
+}
+
+sub soak_connections {
+    my ($n) = @_;
+    my $limit = POSIX::sysconf(POSIX::_SC_OPEN_MAX()) // 1024;
+    return $n if $limit >= 2 * $n + 200;
+    my $m = int(($limit - 200) / 2);
+    Test::More::diag("RLIMIT_NOFILE is $limit: $m connections instead of $n");
+    return $m;
+}
+
+my @SOAKS;
+END { kill 'TERM', $_->{pid} for grep { $_->{pid} && kill 0, $_->{pid} } @SOAKS }
+
+sub start_soak {
+    my ($gw, %o) = @_;
+    my $dir = tmpdir() . "/$o{name}";
+    mkdir $dir;
+    my $self = bless { dir => $dir }, 'WsApi::Hostile::Soak';
+    # the harness's own spawn: the client dies with the test (PR_SET_PDEATHSIG)
+    $self->{pid} = WsApi::Test::_spawn(
+        [$ENV{WSAPI_PYTHON} // '/usr/bin/python3', repo_root() . '/t/lib/soak_client.py',
+         '--port', $gw->port, '--path', $o{path}, '--connections', $o{connections},
+         '--out', $self->file('out'), '--status', $self->file('status'),
+         @{ ref $o{args} eq 'CODE' ? $o{args}->($self) : $o{args} || [] }],
+        $self->file('log'), 'soak_client.py');
+    push @SOAKS, $self;
+
+    my $tb = Test::More->builder;
+    $tb->ok(WsApi::Test::poll_until(timeout_scale(60),
+                                    sub { defined $self->status->{connect_secs} }),
+            'the client has made its connections');
+    my $st = $self->status;
+    $tb->is_num($st->{established}, $o{connections},
+                sprintf('%d of %d connections established in %.1f s', $st->{established} // 0,
+                        $o{connections}, $st->{connect_secs} // -1));
+    return $self;
 }
 
 my $CRASH = qr/exited on signal|exited with code [1-9]|AddressSanitizer|LeakSanitizer|runtime error:|\[alert\]|\[emerg\]/;
@@ -237,6 +290,35 @@ END {
         $_->stop for @FAKES;
     }
 }
+
+package WsApi::Hostile::Soak;
+
+my %SOAK_FILES = (out => 'result.json', status => 'status.json', log => 'client.log');
+
+sub file { "$_[0]{dir}/" . ($SOAK_FILES{$_[1]} // $_[1]) }
+
+sub status {
+    my ($self) = @_;
+    open my $fh, '<', $self->file('status') or return {};
+    local $/;
+    return eval { WsApi::Test::json_decode(<$fh>) } // {};
+}
+
+sub touch {
+    my ($self, $name) = @_;
+    open my $fh, '>', $self->file($name) or die $self->file($name) . ": $!";
+    close $fh;
+}
+
+sub result {
+    my ($self) = @_;
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
+    open my $fh, '<', $self->file('out') or return {};
+    local $/;
+    return eval { WsApi::Test::json_decode(<$fh> // '') } // {};
+}
+
 
 package WsApi::Hostile::Child;
 
